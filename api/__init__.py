@@ -1,0 +1,1 @@
+"""twostep HTTP edge (FastAPI)."""

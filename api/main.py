@@ -1,0 +1,96 @@
+"""The app factory: ``uvicorn --factory api.main:create_app``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from api import problems
+from api.auth import ApiKeys
+from api.mailqueue import BrokerMailQueue, MailQueue
+from api.metrics import Metrics
+from api.routes import build_v1, operations
+from api.service import Clock, TwoStep
+from shared.errors import ConfigError
+from shared.settings import Settings, load_settings
+from shared.store import Store
+
+log = logging.getLogger("twostep.api")
+
+
+def _redis(url: str, settings: Settings) -> Redis:
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        health_check_interval=30,
+        max_connections=512,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: Redis | None = None,
+    broker: Redis | None = None,
+    mail: MailQueue | None = None,
+    clock: Clock = time.time,
+) -> FastAPI:
+    """Build the API. Without arguments, settings come from ``TWOSTEP_*`` variables."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            raise SystemExit(2) from None
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    state_redis = redis or _redis(settings.redis_url, settings)
+    broker_redis = broker or _redis(settings.broker_url, settings)
+    metrics = Metrics()
+    store = Store(state_redis)
+    twostep = TwoStep(settings, store, mail or BrokerMailQueue(broker_redis), metrics, clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if redis is None:
+            await state_redis.aclose()
+        if broker is None:
+            await broker_redis.aclose()
+
+    app = FastAPI(
+        title="twostep",
+        version="1.0.0",
+        summary="Two-step verification for portals: email codes and trusted browsers.",
+        lifespan=lifespan,
+    )
+
+    async def ping(client: Redis) -> bool:
+        try:
+            async with asyncio.timeout(settings.redis_timeout_seconds * 2):
+                return bool(await client.ping())
+        except Exception:  # readiness must answer, whatever the failure
+            return False
+
+    async def readiness() -> dict[str, bool]:
+        redis_ok, broker_ok = await asyncio.gather(ping(state_redis), ping(broker_redis))
+        return {"redis": redis_ok, "broker": broker_ok}
+
+    app.state.twostep = twostep
+    app.state.metrics = metrics
+    app.state.readiness = readiness
+    problems.install(app, metrics)
+    app.include_router(build_v1(ApiKeys(settings.api_keys)))
+    app.include_router(operations)
+    return app

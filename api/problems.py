@@ -1,0 +1,158 @@
+"""The one table that turns errors into RFC 9457 problem documents."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.metrics import Metrics
+from api.service import InvalidCodeFormat
+from shared.errors import (
+    AccountLocked,
+    AccountNotFound,
+    BrowserNotFound,
+    ChallengeNotFound,
+    InvalidCode,
+    MethodNotAvailable,
+    ResendTooSoon,
+    SendLimit,
+    TemporarilyRefused,
+    TooManyAttempts,
+    Unavailable,
+)
+
+log = logging.getLogger("twostep.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+# exception class -> (status, code, title, detail)
+TABLE: dict[type[Exception], tuple[int, str, str, str]] = {
+    AccountNotFound: (404, "account_not_found", "Account not found",
+                      "No two-step profile exists for this account."),
+    ChallengeNotFound: (404, "challenge_not_found", "Challenge not found",
+                        "The challenge is unknown, has expired or was already used."),
+    BrowserNotFound: (404, "browser_not_found", "Trusted browser not found",
+                      "This account has no trusted browser with that id."),
+    MethodNotAvailable: (409, "method_not_available", "Method not available",
+                         "The account has not set up this way of verifying."),
+    InvalidCode: (400, "invalid_code", "Invalid code", "The code is not the right one."),
+    AccountLocked: (429, "account_locked", "Account locked",
+                    "Too many failed verifications; the second step is locked for a while."),
+    SendLimit: (429, "send_limit", "Send limit reached",
+                "No more codes can be emailed for now."),
+    ResendTooSoon: (429, "resend_too_soon", "Resend too soon",
+                    "Wait a little before asking for a new code."),
+    TooManyAttempts: (429, "too_many_attempts", "Too many attempts",
+                      "This challenge used up its attempts; start a new login."),
+    Unavailable: (503, "unavailable", "Service unavailable",
+                  "A backing service did not answer in time; try again."),
+    RedisConnectionError: (503, "unavailable", "Service unavailable",
+                           "A backing service did not answer in time; try again."),
+    RedisTimeoutError: (503, "unavailable", "Service unavailable",
+                        "A backing service did not answer in time; try again."),
+}  # fmt: skip
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:twostep:problem:{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+        "detail": detail,
+    }
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _lookup(exc: Exception) -> tuple[int, str, str, str]:
+    for cls in type(exc).__mro__:
+        if cls in TABLE:
+            return TABLE[cls]
+    raise LookupError(type(exc).__name__)
+
+
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """Register the handlers; after this every error the API returns is a problem document."""
+
+    async def known(request: Request, exc: Exception) -> JSONResponse:
+        status, code, title, detail = _lookup(exc)
+        metrics.problems.labels(code).inc()
+        headers: dict[str, str] = {}
+        extra: dict[str, Any] = {}
+        if isinstance(exc, TemporarilyRefused):
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+            extra["retry_after"] = exc.retry_after_seconds
+        elif status == 503:
+            headers["Retry-After"] = "1"
+            log.warning("backing service unavailable: %s", type(exc).__name__)
+        if isinstance(exc, InvalidCode):
+            extra["attempts_left"] = exc.attempts_left
+            detail = f"The code is not the right one; {exc.attempts_left} attempts left."
+        return problem(status, code, title, detail, headers, **extra)
+
+    for cls in TABLE:
+        app.add_exception_handler(cls, known)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        metrics.problems.labels("validation_error").inc()
+        errors = [
+            {
+                "field": ".".join(str(part) for part in error.get("loc", ())),
+                "message": error.get("msg", "invalid"),
+                "type": error.get("type", "value_error"),
+            }
+            for error in exc.errors()
+        ]
+        return problem(
+            422, "validation_error", "Invalid request", "Some fields are invalid.", errors=errors
+        )
+
+    async def invalid_code_format(request: Request, exc: Exception) -> JSONResponse:
+        metrics.problems.labels("validation_error").inc()
+        errors = [{"field": "body.code", "message": str(exc), "type": "code_format"}]
+        return problem(
+            422,
+            "validation_error",
+            "Invalid request",
+            "The code must be six digits.",
+            errors=errors,
+        )
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(exc.status_code, "http_error")
+        metrics.problems.labels(code).inc()
+        detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        return problem(exc.status_code, code, detail, detail, dict(exc.headers or {}))
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The exception's text may hold request data; log only its type.
+        log.error("unexpected error: %s", type(exc).__name__)
+        metrics.problems.labels("internal_error").inc()
+        return problem(500, "internal_error", "Internal error", "Something went wrong on our side.")
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(InvalidCodeFormat, invalid_code_format)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected)

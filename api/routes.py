@@ -1,0 +1,172 @@
+"""The HTTP routes: each translates the wire format, makes one service call, and answers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from api.schemas import (
+    AccountIn,
+    AccountView,
+    ChallengeView,
+    LoginIn,
+    NotRequired,
+    Pending,
+    Problem,
+    ResendIn,
+    TrustedBrowserList,
+    TwoStepIn,
+    Verified,
+    VerifyIn,
+)
+from api.service import TwoStep
+from shared.keys import ACCOUNT_ID_PATTERN, BROWSER_ID_PATTERN, CHALLENGE_ID_PATTERN
+
+AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, examples=["u-42"])]
+ChallengeId = Annotated[str, Path(pattern=CHALLENGE_ID_PATTERN)]
+BrowserId = Annotated[str, Path(pattern=BROWSER_ID_PATTERN)]
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    common = (401, 422)
+    return {
+        status: {"model": Problem, "content": {"application/problem+json": {}}}
+        for status in (*common, *statuses)
+    }
+
+
+def service(request: Request) -> TwoStep:
+    twostep: TwoStep = request.app.state.twostep
+    return twostep
+
+
+Service = Annotated[TwoStep, Depends(service)]
+
+
+def build_v1(auth: Any) -> APIRouter:
+    v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)])
+
+    @v1.put(
+        "/accounts/{account_id}",
+        response_model=AccountView,
+        status_code=200,
+        responses={201: {"model": AccountView, "description": "Created"}, **_problems()},
+    )
+    async def put_account(
+        account_id: AccountId, body: AccountIn, response: Response, twostep: Service
+    ) -> AccountView:
+        """Create (201) or update (200) the account's two-step profile."""
+        created, view = await twostep.put_account(account_id, str(body.email), body.locale)
+        response.status_code = 201 if created else 200
+        return view
+
+    @v1.get("/accounts/{account_id}", response_model=AccountView, responses=_problems(404))
+    async def get_account(account_id: AccountId, twostep: Service) -> AccountView:
+        return await twostep.get_account(account_id)
+
+    @v1.delete("/accounts/{account_id}", status_code=204, responses=_problems())
+    async def delete_account(account_id: AccountId, twostep: Service) -> Response:
+        """Remove every key the service holds for the account."""
+        await twostep.delete_account(account_id)
+        return Response(status_code=204)
+
+    @v1.put("/accounts/{account_id}/two-step", response_model=AccountView, responses=_problems(404))
+    async def set_two_step(account_id: AccountId, body: TwoStepIn, twostep: Service) -> AccountView:
+        """The settings checkbox, applied. Off revokes all trusted browsers; both notify."""
+        return await twostep.set_two_step(account_id, body.enabled, body.client)
+
+    @v1.post(
+        "/logins",
+        response_model=Pending,
+        status_code=201,
+        responses={200: {"model": NotRequired}, **_problems(404, 409, 429)},
+    )
+    async def start_login(body: LoginIn, twostep: Service) -> Any:
+        """After the password: is a second step needed? If so, open a challenge."""
+        result = await twostep.start_login(
+            body.account_id, body.trusted_browser_token, body.method, body.client
+        )
+        if isinstance(result, NotRequired):
+            return JSONResponse(result.model_dump(), status_code=200)
+        return result
+
+    @v1.get("/challenges/{challenge_id}", response_model=ChallengeView, responses=_problems(404))
+    async def get_challenge(challenge_id: ChallengeId, twostep: Service) -> ChallengeView:
+        return await twostep.get_challenge(challenge_id)
+
+    @v1.post(
+        "/challenges/{challenge_id}/resend",
+        response_model=Pending,
+        responses=_problems(404, 429),
+    )
+    async def resend(
+        challenge_id: ChallengeId,
+        twostep: Service,
+        body: Annotated[ResendIn | None, Body()] = None,
+    ) -> Pending:
+        """Email a new code; the previous one stops working at once."""
+        return await twostep.resend(challenge_id, body.client if body else None)
+
+    @v1.post(
+        "/challenges/{challenge_id}/verify",
+        response_model=Verified,
+        responses=_problems(400, 404, 409, 429),
+    )
+    async def verify(challenge_id: ChallengeId, body: VerifyIn, twostep: Service) -> Verified:
+        """Check a code; the right one consumes the challenge."""
+        return await twostep.verify(
+            challenge_id, body.code, body.method, body.remember_browser, body.client
+        )
+
+    @v1.get(
+        "/accounts/{account_id}/trusted-browsers",
+        response_model=TrustedBrowserList,
+        responses=_problems(404),
+    )
+    async def list_browsers(account_id: AccountId, twostep: Service) -> TrustedBrowserList:
+        return TrustedBrowserList(items=await twostep.list_browsers(account_id))
+
+    @v1.delete(
+        "/accounts/{account_id}/trusted-browsers/{browser_id}",
+        status_code=204,
+        responses=_problems(404),
+    )
+    async def revoke_browser(
+        account_id: AccountId, browser_id: BrowserId, twostep: Service
+    ) -> Response:
+        await twostep.revoke_browser(account_id, browser_id)
+        return Response(status_code=204)
+
+    @v1.delete("/accounts/{account_id}/trusted-browsers", status_code=204, responses=_problems(404))
+    async def revoke_all_browsers(account_id: AccountId, twostep: Service) -> Response:
+        await twostep.revoke_all_browsers(account_id)
+        return Response(status_code=204)
+
+    return v1
+
+
+operations = APIRouter()
+
+
+@operations.get("/healthz", include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@operations.get("/readyz", responses={503: {"description": "Redis or the broker is down"}})
+async def readyz(request: Request) -> JSONResponse:
+    checks = await request.app.state.readiness()
+    ready = all(checks.values())
+    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@operations.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request) -> Response:
+    return Response(
+        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
+    )

@@ -1,0 +1,144 @@
+"""The JSON bodies of the HTTP API, as pydantic models (they also make ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from ipaddress import IPv4Address, IPv6Address
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+SUPPORTED_LOCALES = ("en", "fr", "es")
+
+# Printable text on one line: no control characters, so nothing can reach a mail header.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
+Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9_-]*$")]
+
+
+def rfc3339(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pick_locale(value: str) -> str:
+    """``fr``, ``fr-CA`` and ``FR`` mean French; anything unknown means English."""
+    primary = value.replace("_", "-").split("-", 1)[0].lower()
+    return primary if primary in SUPPORTED_LOCALES else "en"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Client(Strict):
+    """The end user's browser as the portal saw it."""
+
+    ip: IPv4Address | IPv6Address | None = None
+    user_agent: UserAgent | None = None
+
+
+class AccountIn(Strict):
+    email: Annotated[EmailStr, StringConstraints(max_length=254)]
+    locale: Locale = "en"
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return pick_locale(value)
+
+
+class TwoStepIn(Strict):
+    enabled: bool
+    client: Client | None = None
+
+
+class AccountView(BaseModel):
+    account_id: str
+    email: str
+    locale: str
+    two_step_enabled: bool
+    totp_enabled: bool
+    recovery_codes_remaining: int
+    trusted_browsers: int
+
+
+class LoginIn(Strict):
+    account_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+    trusted_browser_token: Annotated[str, StringConstraints(max_length=256)] | None = None
+    method: Literal["email", "totp"] = "email"
+    client: Client | None = None
+
+
+class NotRequired(BaseModel):
+    status: Literal["not_required"] = "not_required"
+    reason: Literal["two_step_disabled", "trusted_browser"]
+
+
+class Pending(BaseModel):
+    status: Literal["pending"] = "pending"
+    challenge_id: str
+    method: Literal["email", "totp"]
+    methods: list[str]
+    sent_to: str | None = Field(description="The masked address the code went to; null for TOTP.")
+    expires_at: str
+    resend_available_at: str
+
+
+class ChallengeView(BaseModel):
+    challenge_id: str
+    account_id: str
+    status: Literal["pending", "verified", "locked"]
+    attempts_left: int
+    sends: int
+    expires_at: str
+    resend_available_at: str
+    delivery: Literal["queued", "sent", "retrying", "failed", "none"]
+
+
+class ResendIn(Strict):
+    client: Client | None = None
+
+
+class VerifyIn(Strict):
+    code: Annotated[str, StringConstraints(max_length=64)]
+    method: Literal["email", "totp", "recovery_code"] = "email"
+    remember_browser: bool = False
+    client: Client | None = None
+
+
+class TrustedBrowserGrant(BaseModel):
+    token: str = Field(description="Shown once. Send it back on the next login from this browser.")
+    browser_id: str
+    expires_at: str
+
+
+class Verified(BaseModel):
+    status: Literal["verified"] = "verified"
+    account_id: str
+    trusted_browser: TrustedBrowserGrant | None
+
+
+class TrustedBrowserView(BaseModel):
+    browser_id: str
+    label: str
+    ip: str | None
+    created_at: str
+    last_used_at: str
+    expires_at: str
+
+
+class TrustedBrowserList(BaseModel):
+    items: list[TrustedBrowserView]
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    attempts_left: int | None = None
+    retry_after: int | None = None
+    errors: list[dict[str, object]] | None = None

@@ -1,0 +1,67 @@
+"""Formats of codes, ids and tokens: how they are made, cleaned up and digested."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+
+from shared.keys import account_tag
+
+CODE_DIGITS = 6
+# People paste codes from the mail as "123456", "123 456" or "123-456". Only ASCII
+# digits: a full-width or other Unicode digit is not a code.
+_EMAIL_CODE = re.compile(r"[0-9]{6}|[0-9]{1,5}[ -][0-9]{1,5}")
+_SURROUNDING_SPACE = " \t\r\n"
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def clean_email_code(raw: str) -> str | None:
+    """The six digits of what a person typed, or ``None`` when it is not a code."""
+    text = raw.strip(_SURROUNDING_SPACE)
+    if not _EMAIL_CODE.fullmatch(text):
+        return None
+    digits = text.replace(" ", "").replace("-", "")
+    return digits if len(digits) == CODE_DIGITS else None
+
+
+def code_digest(key: bytes, challenge_id: str, code: str) -> str:
+    """HMAC-SHA256 of a code, bound to its challenge so a digest is useless elsewhere."""
+    message = f"{challenge_id}\x00{code}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def new_challenge_id(account_id: str) -> str:
+    return f"ch_{account_tag(account_id)}_{secrets.token_urlsafe(16)}"
+
+
+def new_browser_id() -> str:
+    return f"tb_{secrets.token_urlsafe(12)}"
+
+
+def new_browser_token(browser_id: str) -> str:
+    """A trusted-browser token: its id, a dot, and 256 random bits."""
+    return f"{browser_id}.{secrets.token_urlsafe(32)}"
+
+
+def browser_id_of_token(token: str) -> str | None:
+    browser_id, dot, secret = token.partition(".")
+    if not dot or not re.fullmatch(r"tb_[A-Za-z0-9_-]{16}", browser_id):
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", secret):
+        return None
+    return browser_id
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def mask_email(address: str) -> str:
+    """``ada@example.com`` -> ``a**@example.com``: enough for a person to recognise it."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}**@{domain}"

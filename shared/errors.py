@@ -1,0 +1,79 @@
+"""The one exception tree of twostep: every failure the service names has a class here."""
+
+from __future__ import annotations
+
+
+class TwostepError(Exception):
+    """Root of every error twostep raises on purpose."""
+
+
+class ConfigError(TwostepError):
+    """The settings are missing or invalid; the process must not start."""
+
+
+class Unavailable(TwostepError):
+    """Redis or the broker did not answer in time."""
+
+
+class AccountNotFound(TwostepError):
+    """No two-step profile exists for the account id."""
+
+
+class ChallengeNotFound(TwostepError):
+    """The challenge is unknown, expired or already consumed."""
+
+
+class BrowserNotFound(TwostepError):
+    """No trusted browser with that id belongs to the account."""
+
+
+class MethodNotAvailable(TwostepError):
+    """The account cannot use the second-step method that was asked for."""
+
+
+class TemporarilyRefused(TwostepError):
+    """A refusal that lifts by itself after ``retry_after_seconds``."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"retry after {retry_after_seconds} s")
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+
+
+class AccountLocked(TemporarilyRefused):
+    """Too many failed verifications in a row: the account's second step is locked."""
+
+
+class SendLimit(TemporarilyRefused):
+    """The per-challenge or per-account email cap is reached."""
+
+
+class ResendTooSoon(TemporarilyRefused):
+    """The resend cooldown has not elapsed yet."""
+
+
+class TooManyAttempts(TemporarilyRefused):
+    """The challenge used up its attempts and is locked."""
+
+
+class InvalidCode(TwostepError):
+    """The code was wrong; ``attempts_left`` tries remain on the challenge."""
+
+    def __init__(self, attempts_left: int) -> None:
+        super().__init__(f"{attempts_left} attempts left")
+        self.attempts_left = attempts_left
+
+
+class MailError(TwostepError):
+    """Root of the errors met while sending an email."""
+
+
+class TransientSmtpError(MailError):
+    """The mail server may accept the message later (connection trouble, timeout, 4xx)."""
+
+
+class PermanentSmtpError(MailError):
+    """The mail server refused the message for good (5xx)."""
+
+
+class UnsafeHeader(MailError):
+    """A header value would have carried a line break or a NUL into the message."""

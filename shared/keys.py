@@ -1,0 +1,103 @@
+"""Every Redis key name twostep uses, built in one place.
+
+All keys of one account share the hash tag ``{<account tag>}`` so that every Lua
+script touches a single Redis Cluster slot. The tag is a 128-bit BLAKE2b digest
+of the account id: whatever characters a portal puts in an id, they never reach
+a key name, and no id can reach another account's keys. Challenge ids embed the
+tag, so a challenge's keys are found from its id alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+PREFIX = "twostep"
+ACCOUNT_ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,128}$"
+CHALLENGE_ID_PATTERN = r"^ch_[0-9a-f]{32}_[A-Za-z0-9_-]{22}$"
+BROWSER_ID_PATTERN = r"^tb_[A-Za-z0-9_-]{16}$"
+_CHALLENGE_ID = re.compile(CHALLENGE_ID_PATTERN)
+
+# Shared by all workers: the global token bucket for outgoing mail.
+MAIL_BUCKET = f"{PREFIX}:mail-bucket"
+
+
+def account_tag(account_id: str) -> str:
+    return hashlib.blake2b(account_id.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKeys:
+    """The keys of one account."""
+
+    tag: str
+
+    @classmethod
+    def of(cls, account_id: str) -> AccountKeys:
+        return cls(account_tag(account_id))
+
+    @property
+    def base(self) -> str:
+        return f"{PREFIX}:{{{self.tag}}}"
+
+    @property
+    def profile(self) -> str:
+        """HASH: account_id, email, locale, two_step, created_at."""
+        return f"{self.base}:profile"
+
+    @property
+    def guard(self) -> str:
+        """HASH: fails (in a row), locks (so far), locked_until."""
+        return f"{self.base}:guard"
+
+    @property
+    def sends(self) -> str:
+        """ZSET of code emails sent in the rolling hour (member and score: send time)."""
+        return f"{self.base}:sends"
+
+    @property
+    def challenges(self) -> str:
+        """SET of the account's challenge key names, so that deleting the account finds them."""
+        return f"{self.base}:challenges"
+
+    @property
+    def browsers(self) -> str:
+        """HASH browser_id -> trusted-browser record (token digest, times, ip, label)."""
+        return f"{self.base}:browsers"
+
+    @property
+    def browser_expiry(self) -> str:
+        """ZSET browser_id -> expiry time; the lowest score is the oldest browser."""
+        return f"{self.base}:browser-expiry"
+
+    def challenge(self, challenge_id: str) -> str:
+        """HASH of one challenge; see ``shared/lua/create_challenge.lua`` for its fields."""
+        # The id already carries the tag; the key keeps only its random part.
+        return f"{self.base}:ch:{challenge_id[36:]}"
+
+    def all_fixed(self) -> list[str]:
+        return [
+            self.profile,
+            self.guard,
+            self.sends,
+            self.challenges,
+            self.browsers,
+            self.browser_expiry,
+        ]
+
+
+def tag_of_challenge(challenge_id: str) -> str | None:
+    if not _CHALLENGE_ID.match(challenge_id):
+        return None
+    return challenge_id[3:35]
+
+
+def challenge_key(challenge_id: str) -> str | None:
+    tag = tag_of_challenge(challenge_id)
+    return None if tag is None else AccountKeys(tag).challenge(challenge_id)
+
+
+def notice_marker(notice_id: str) -> str:
+    """STRING: the claimant sending a notice, then "sent" once the mail server took it."""
+    return f"{PREFIX}:notice:{{{notice_id}}}"

@@ -1,0 +1,72 @@
+-- login.lua: decide whether a login needs a second step and, if so, open a challenge.
+-- KEYS[1] profile  KEYS[2] guard  KEYS[3] sends  KEYS[4] challenges
+-- KEYS[5] browsers  KEYS[6] browser-expiry  KEYS[7] the new challenge
+-- ARGV[1] now (epoch s)  ARGV[2] code digest ("" for totp)  ARGV[3] code ttl s
+-- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour  ARGV[6] method
+-- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
+-- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] max attempts
+-- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
+--       | {"send_limit", retry_after} | {"no_totp"}
+--       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}
+-- Invariant: a challenge exists only for an enabled, unlocked account under its email cap,
+-- and each code email it promises is counted in the rolling hour before it is queued.
+local now = tonumber(ARGV[1])
+local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp',
+  'recovery_remaining')
+if not profile[1] then return {'not_found'} end
+if profile[3] ~= '1' then return {'disabled'} end
+
+local function same(a, b)
+  if #a ~= #b then return false end
+  local diff = 0
+  for i = 1, #a do
+    if string.byte(a, i) ~= string.byte(b, i) then diff = diff + 1 end
+  end
+  return diff == 0
+end
+
+local browser_id = ARGV[7]
+if browser_id ~= '' then
+  local expires = tonumber(redis.call('ZSCORE', KEYS[6], browser_id))
+  local record = redis.call('HGET', KEYS[5], browser_id)
+  if expires and record and expires > now then
+    local digest, rest = string.match(record, '^([^|]*)|(.*)$')
+    if digest and same(digest, ARGV[8]) then
+      local created, _, tail = string.match(rest, '^([^|]*)|([^|]*)|(.*)$')
+      redis.call('HSET', KEYS[5], browser_id, digest .. '|' .. created .. '|' .. ARGV[1] .. '|' .. tail)
+      return {'trusted'}
+    end
+  end
+end
+
+local locked_until = tonumber(redis.call('HGET', KEYS[2], 'locked_until') or '0')
+if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
+
+local ttl = tonumber(ARGV[3])
+local method = ARGV[6]
+if method == 'totp' and profile[4] ~= '1' then return {'no_totp'} end
+local sends = 0
+local resend_at = now
+if method == 'email' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600)
+  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
+    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+    return {'send_limit', math.ceil(tonumber(oldest[2]) + 3600 - now)}
+  end
+  redis.call('ZADD', KEYS[3], now, KEYS[7] .. ':1')
+  redis.call('EXPIRE', KEYS[3], 3600)
+  sends = 1
+  resend_at = now + tonumber(ARGV[4])
+end
+
+local expires_at = now + ttl
+redis.call('HSET', KEYS[7],
+  'account_id', ARGV[9], 'method', method, 'status', 'pending', 'digest', ARGV[2],
+  'attempts', 0, 'max_attempts', ARGV[12], 'sends', sends, 'expires_at', expires_at,
+  'resend_at', resend_at, 'delivery', method == 'email' and 'queued' or 'none',
+  'ip', ARGV[10], 'label', ARGV[11])
+redis.call('EXPIRE', KEYS[7], ttl)
+redis.call('SADD', KEYS[4], KEYS[7])
+redis.call('EXPIRE', KEYS[4], ttl)
+return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
+        profile[4] or '0', profile[5] or '0'}

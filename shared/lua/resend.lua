@@ -1,0 +1,46 @@
+-- resend.lua: replace a pending challenge's code with a new one, to be emailed.
+-- KEYS[1] challenge  KEYS[2] profile  KEYS[3] guard  KEYS[4] sends  KEYS[5] challenges
+-- ARGV[1] now (epoch s)  ARGV[2] new code digest  ARGV[3] code ttl s
+-- ARGV[4] base resend cooldown s  ARGV[5] max sends per challenge
+-- ARGV[6] max code emails per rolling hour  ARGV[7] client ip ("" keeps the old one)
+-- ARGV[8] client label
+-- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
+--       | {"too_soon", retry_after} | {"send_limit", retry_after}
+--       | {"pending", email, locale, sends, expires_at, resend_at, ip, label, totp,
+--          recovery_remaining}
+-- Invariant: the old digest is overwritten in the same step that counts the send, so the
+-- old code is dead the moment a new one exists; attempts are never touched.
+local now = tonumber(ARGV[1])
+local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'resend_at', 'sends', 'ip', 'label')
+if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
+local remaining = math.ceil(tonumber(ch[2]) - now)
+if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
+local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'totp', 'recovery_remaining')
+if not profile[1] then return {'not_found'} end
+local locked_until = tonumber(redis.call('HGET', KEYS[3], 'locked_until') or '0')
+if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
+local resend_at = tonumber(ch[3])
+if resend_at > now then return {'too_soon', math.ceil(resend_at - now)} end
+local sends = tonumber(ch[4])
+if sends >= tonumber(ARGV[5]) then return {'send_limit', remaining} end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 3600)
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then
+  local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  return {'send_limit', math.ceil(tonumber(oldest[2]) + 3600 - now)}
+end
+
+sends = sends + 1
+local ttl = tonumber(ARGV[3])
+local expires_at = now + ttl
+local next_resend = now + tonumber(ARGV[4]) * 2 ^ (sends - 1)
+local ip, label = ch[5], ch[6]
+if ARGV[7] ~= '' or ARGV[8] ~= '' then ip, label = ARGV[7], ARGV[8] end
+redis.call('ZADD', KEYS[4], now, KEYS[1] .. ':' .. sends)
+redis.call('EXPIRE', KEYS[4], 3600)
+redis.call('HSET', KEYS[1], 'method', 'email', 'digest', ARGV[2], 'sends', sends,
+  'expires_at', expires_at, 'resend_at', next_resend, 'delivery', 'queued', 'ip', ip, 'label', label)
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[5], ttl)
+return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(next_resend),
+        ip, label, profile[3] or '0', profile[4] or '0'}

@@ -1,0 +1,29 @@
+"""Loads the Lua scripts of ``shared/lua/`` once and hands them to Redis clients."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+NAMES = (
+    "login",
+    "resend",
+    "verify",
+    "upsert_profile",
+    "set_two_step",
+    "delete_account",
+    "claim_code_send",
+    "finish_code_send",
+    "claim_notice",
+    "finish_notice",
+    "take_mail_token",
+)
+
+
+@cache
+def source(name: str) -> str:
+    if name not in NAMES:
+        raise KeyError(name)
+    return (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")

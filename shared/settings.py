@@ -1,0 +1,101 @@
+"""The one ``Settings`` class, read from ``TWOSTEP_*`` environment variables at the entry points."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.errors import ConfigError
+
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+
+
+class SmtpSecurity(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class Settings(BaseSettings):
+    """Every knob of twostep. Field ``x`` is read from ``TWOSTEP_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="TWOSTEP_", extra="ignore", frozen=True)
+
+    secret_key: SecretStr = Field(min_length=32)
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = "redis://127.0.0.1:6379/1"
+    redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+
+    code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    account_lock_threshold: int = Field(default=10, ge=1, le=1000)
+    account_lock_seconds: int = Field(default=900, ge=1)
+    account_lock_max_seconds: int = Field(default=86400, ge=1)
+    resend_cooldown_seconds: int = Field(default=30, ge=0, le=3600)
+    max_sends_per_challenge: int = Field(default=5, ge=1, le=100)
+    max_emails_per_hour: int = Field(default=10, ge=1, le=10000)
+    trusted_browser_ttl_days: int = Field(default=30, ge=1, le=3650)
+    max_trusted_browsers: int = Field(default=10, ge=1, le=1000)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: SmtpSecurity = SmtpSecurity.NONE
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    mail_from: str = "twostep <no-reply@localhost>"
+    mail_rate_per_second: float = Field(default=50.0, gt=0)
+
+    broker_visibility_timeout_seconds: int = Field(default=300, ge=10)
+    templates_dir: Path = DEFAULT_TEMPLATES_DIR
+    log_level: str = "INFO"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(key.strip() for key in value.split(",") if key.strip())
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_keys(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for key in value:
+            if len(key) < 16:
+                raise ValueError("each API key must be at least 16 characters long")
+        return value
+
+    @field_validator("mail_from")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\0"):
+            raise ValueError("must be a single line")
+        return value
+
+    @property
+    def trusted_browser_ttl_seconds(self) -> int:
+        return self.trusted_browser_ttl_days * 86400
+
+
+def load_settings() -> Settings:
+    """Read the environment once; turn every problem into one readable ``ConfigError``."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"  TWOSTEP_{field.upper()}: {error['msg']}")
+        raise ConfigError(
+            "twostep cannot start, its settings are incomplete:\n"
+            + "\n".join(problems)
+            + "\nTWOSTEP_SECRET_KEY (32+ characters, e.g. `python -c 'import secrets;"
+            " print(secrets.token_urlsafe(48))'`) and TWOSTEP_API_KEYS (comma separated,"
+            " 16+ characters each) are required. See README.md, Settings."
+        ) from None

@@ -1,0 +1,310 @@
+"""The async state store: every read and write of account, challenge and browser state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from shared import scripts
+from shared.keys import AccountKeys, challenge_key, tag_of_challenge
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    account_id: str
+    email: str
+    locale: str
+    two_step_enabled: bool
+    totp_enabled: bool
+    recovery_codes_remaining: int
+    trusted_browsers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    challenge_id: str
+    account_id: str
+    status: str
+    method: str
+    attempts: int
+    max_attempts: int
+    sends: int
+    expires_at: float
+    resend_at: float
+    delivery: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedBrowser:
+    browser_id: str
+    label: str
+    ip: str
+    created_at: float
+    last_used_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a script said: a status word and the values that go with it."""
+
+    status: str
+    values: tuple[str, ...]
+
+    def number(self, index: int = 0) -> int:
+        return int(float(self.values[index]))
+
+
+def browser_record(digest: str, created_at: float, ip: str, label: str) -> str:
+    """A trusted browser as stored: ``digest|created|last_used|ip|label``."""
+    return f"{digest}|{created_at:.0f}|{created_at:.0f}|{ip}|{label}"
+
+
+def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBrowser:
+    _digest, created, last_used, ip, label = record.split("|", 4)
+    return TrustedBrowser(
+        browser_id=browser_id,
+        label=label,
+        ip=ip,
+        created_at=float(created),
+        last_used_at=float(last_used),
+        expires_at=expires_at,
+    )
+
+
+def _outcome(raw: Any) -> Outcome:
+    items = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
+    return Outcome(items[0], tuple(items[1:]))
+
+
+class Store:
+    """Account, challenge and trusted-browser state in Redis. One script per state change."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(scripts.source(name)) for name in scripts.NAMES
+        }
+
+    async def _run(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
+        return await self._scripts[name](keys=keys, args=args)
+
+    async def ping(self) -> bool:
+        return bool(await self.redis.ping())
+
+    # Accounts
+
+    async def upsert_profile(self, account_id: str, email: str, locale: str, now: float) -> bool:
+        keys = AccountKeys.of(account_id)
+        created = await self._run(
+            "upsert_profile", [keys.profile], [account_id, email, locale, f"{now:.3f}"]
+        )
+        return bool(int(created[0]))
+
+    async def get_profile(self, account_id: str, now: float) -> Profile | None:
+        keys = AccountKeys.of(account_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.profile)
+            pipe.zcount(keys.browser_expiry, f"({now}", "+inf")
+            fields, browsers = await pipe.execute()
+        if not fields:
+            return None
+        return Profile(
+            account_id=fields.get("account_id", account_id),
+            email=fields["email"],
+            locale=fields["locale"],
+            two_step_enabled=fields.get("two_step") == "1",
+            totp_enabled=fields.get("totp") == "1",
+            recovery_codes_remaining=int(fields.get("recovery_remaining", 0)),
+            trusted_browsers=int(browsers),
+        )
+
+    async def set_two_step(self, account_id: str, enabled: bool, now: float) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._run(
+            "set_two_step",
+            [keys.profile, keys.browsers, keys.browser_expiry],
+            ["1" if enabled else "0", f"{now:.3f}"],
+        )
+        return _outcome(raw)
+
+    async def delete_account(self, account_id: str) -> int:
+        keys = AccountKeys.of(account_id)
+        fixed = [key for key in keys.all_fixed() if key != keys.challenges]
+        return int(await self._run("delete_account", [keys.challenges, *fixed], []))
+
+    # Logins and challenges
+
+    async def open_login(
+        self,
+        *,
+        account_id: str,
+        challenge_id: str,
+        code_digest: str,
+        method: str,
+        browser_id: str,
+        token_digest: str,
+        client_ip: str,
+        client_label: str,
+        now: float,
+        code_ttl_seconds: int,
+        resend_cooldown_seconds: int,
+        max_emails_per_hour: int,
+        max_attempts: int,
+    ) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._run(
+            "login",
+            [
+                keys.profile,
+                keys.guard,
+                keys.sends,
+                keys.challenges,
+                keys.browsers,
+                keys.browser_expiry,
+                keys.challenge(challenge_id),
+            ],
+            [
+                f"{now:.3f}",
+                code_digest,
+                code_ttl_seconds,
+                resend_cooldown_seconds,
+                max_emails_per_hour,
+                method,
+                browser_id,
+                token_digest,
+                account_id,
+                client_ip,
+                client_label,
+                max_attempts,
+            ],
+        )
+        return _outcome(raw)
+
+    async def resend(
+        self,
+        *,
+        challenge_id: str,
+        code_digest: str,
+        client_ip: str,
+        client_label: str,
+        now: float,
+        code_ttl_seconds: int,
+        resend_cooldown_seconds: int,
+        max_sends_per_challenge: int,
+        max_emails_per_hour: int,
+    ) -> Outcome:
+        tag = tag_of_challenge(challenge_id)
+        if tag is None:
+            return Outcome("not_found", ())
+        keys = AccountKeys(tag)
+        raw = await self._run(
+            "resend",
+            [keys.challenge(challenge_id), keys.profile, keys.guard, keys.sends, keys.challenges],
+            [
+                f"{now:.3f}",
+                code_digest,
+                code_ttl_seconds,
+                resend_cooldown_seconds,
+                max_sends_per_challenge,
+                max_emails_per_hour,
+                client_ip,
+                client_label,
+            ],
+        )
+        return _outcome(raw)
+
+    async def verify(
+        self,
+        *,
+        challenge_id: str,
+        candidate_digest: str,
+        now: float,
+        lock_threshold: int,
+        lock_seconds: int,
+        lock_max_seconds: int,
+        browser: tuple[str, str, float] | None,
+        max_trusted_browsers: int,
+        trusted_browser_ttl_seconds: int,
+    ) -> Outcome:
+        """Check a code. ``browser`` is (browser id, record, expires at) to remember on success."""
+        tag = tag_of_challenge(challenge_id)
+        if tag is None:
+            return Outcome("not_found", ())
+        keys = AccountKeys(tag)
+        browser_id, record, browser_expires_at = browser or ("", "", 0.0)
+        raw = await self._run(
+            "verify",
+            [
+                keys.challenge(challenge_id),
+                keys.guard,
+                keys.browsers,
+                keys.browser_expiry,
+                keys.profile,
+            ],
+            [
+                f"{now:.3f}",
+                candidate_digest,
+                lock_threshold,
+                lock_seconds,
+                lock_max_seconds,
+                "1" if browser else "0",
+                browser_id,
+                record,
+                f"{browser_expires_at:.0f}",
+                max_trusted_browsers,
+                trusted_browser_ttl_seconds,
+            ],
+        )
+        return _outcome(raw)
+
+    async def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
+        key = challenge_key(challenge_id)
+        if key is None:
+            return None
+        fields: dict[str, str] = await self.redis.hgetall(key)  # type: ignore[assignment]
+        if not fields or float(fields["expires_at"]) <= now:
+            return None
+        return Challenge(
+            challenge_id=challenge_id,
+            account_id=fields["account_id"],
+            status=fields["status"],
+            method=fields["method"],
+            attempts=int(fields["attempts"]),
+            max_attempts=int(fields["max_attempts"]),
+            sends=int(fields["sends"]),
+            expires_at=float(fields["expires_at"]),
+            resend_at=float(fields["resend_at"]),
+            delivery=fields["delivery"],
+        )
+
+    # Trusted browsers
+
+    async def list_browsers(self, account_id: str, now: float) -> list[TrustedBrowser]:
+        keys = AccountKeys.of(account_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.browsers)
+            pipe.zrangebyscore(keys.browser_expiry, f"({now}", "+inf", withscores=True)
+            records, live = await pipe.execute()
+        browsers = [
+            _parse_browser(browser_id, records[browser_id], expires_at)
+            for browser_id, expires_at in live
+            if browser_id in records
+        ]
+        browsers.sort(key=lambda browser: browser.created_at, reverse=True)
+        return browsers
+
+    async def revoke_browser(self, account_id: str, browser_id: str) -> bool:
+        keys = AccountKeys.of(account_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(keys.browsers, browser_id)
+            pipe.zrem(keys.browser_expiry, browser_id)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def revoke_all_browsers(self, account_id: str) -> None:
+        keys = AccountKeys.of(account_id)
+        await self.redis.delete(keys.browsers, keys.browser_expiry)

@@ -1,0 +1,123 @@
+"""Fixtures shared by every tier: settings, clocks, Redis (fake and real), the mail queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import httpx
+import pytest
+import redis
+import redis.asyncio
+
+from api.main import create_app
+from shared.jobs import CodeJob, NoticeJob
+from shared.settings import Settings
+from tests.processes import API_KEY, SECRET_KEY, RedisServer
+
+AUTH = {"Authorization": f"Bearer {API_KEY}"}
+START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return Settings(secret_key=SECRET_KEY, api_keys=(API_KEY,), **overrides)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class RecordingMailQueue:
+    """Keeps the jobs the API publishes, in order."""
+
+    def __init__(self) -> None:
+        self.codes: list[CodeJob] = []
+        self.notices: list[NoticeJob] = []
+
+    async def publish_code(self, job: CodeJob) -> None:
+        self.codes.append(job)
+
+    async def publish_notice(self, job: NoticeJob) -> None:
+        self.notices.append(job)
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def redis_server(log_dir: Path) -> Iterator[RedisServer]:
+    server = RedisServer(log_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clean_redis(redis_server: RedisServer) -> RedisServer:
+    with redis.Redis.from_url(redis_server.url()) as client:
+        client.flushall()
+    return redis_server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["fakeredis", "redis-server"])
+async def state_redis(request: pytest.FixtureRequest) -> AsyncIterator[redis.asyncio.Redis]:
+    """The same test body runs on fakeredis and on a real redis-server: their Lua differs."""
+    if request.param == "fakeredis":
+        client: redis.asyncio.Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
+    else:
+        server: RedisServer = request.getfixturevalue("clean_redis")
+        client = redis.asyncio.Redis.from_url(server.url(), decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def mail() -> RecordingMailQueue:
+    return RecordingMailQueue()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+async def api(
+    settings: Settings,
+    state_redis: redis.asyncio.Redis,
+    mail: RecordingMailQueue,
+    clock: FakeClock,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in process, on fake or real Redis, with a recording mail queue and a fake clock."""
+    app = create_app(settings, redis=state_redis, broker=state_redis, mail=mail, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client:
+        client.headers.update(AUTH)
+        yield client
+
+
+def code_of(job: CodeJob) -> str:
+    """The plaintext code of a published job, opened as a worker would."""
+    from shared.crypto import Sealer
+    from shared.jobs import code_seal_context
+
+    return Sealer(SECRET_KEY).open(
+        job.sealed_code, code_seal_context(job.challenge_id, job.send_no)
+    )

@@ -1,0 +1,173 @@
+"""Real processes for tests: a redis-server, a Celery worker and the API, on loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+API_KEY = "test-api-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Process:
+    """A child process whose output goes to a log file the test can read."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            args,
+            env=env,
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def logs(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        self._log.close()
+
+
+class RedisServer:
+    """A private redis-server: never the machine's own on 6379."""
+
+    def __init__(self, log_dir: Path, *, appendonly: bool = False) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed; run `make setup` (see README)")
+        self.port = free_port()
+        data = log_dir / f"redis-{self.port}"
+        data.mkdir(parents=True, exist_ok=True)
+        self.process = Process(
+            f"redis-{self.port}",
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if appendonly else "no",
+                "--dir",
+                str(data),
+            ],
+            dict(os.environ),
+            log_dir,
+        )
+        wait_for_port(self.port, proc=self.process.proc)
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def service_env(**settings: object) -> dict[str, str]:
+    """The environment of a twostep process: ``TWOSTEP_*`` from keyword arguments."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOSTEP_")}
+    env["TWOSTEP_SECRET_KEY"] = SECRET_KEY
+    env["TWOSTEP_API_KEYS"] = API_KEY
+    env["PYTHONPATH"] = str(ROOT)
+    for key, value in settings.items():
+        env[f"TWOSTEP_{key.upper()}"] = str(value)
+    return env
+
+
+def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extra: str) -> Process:
+    """``celery -A workers.app worker``, as the README starts it, and wait until it consumes."""
+    worker = Process(
+        name,
+        [
+            str(BIN / "celery"),
+            "-A",
+            "workers.app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "1",
+            "--pool",
+            "solo",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"{name}@%h",
+            *extra,
+        ],
+        env,
+        log_dir,
+    )
+    deadline = time.monotonic() + 30
+    while "ready." not in worker.logs():
+        if worker.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not start:\n{worker.logs()}")
+        time.sleep(0.1)
+    return worker
+
+
+def start_api(env: dict[str, str], log_dir: Path, *extra: str) -> tuple[Process, str]:
+    """``uvicorn --factory api.main:create_app``, as the README starts it."""
+    port = free_port()
+    api = Process(
+        "api",
+        [
+            str(BIN / "uvicorn"),
+            "--factory",
+            "api.main:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *extra,
+        ],
+        env,
+        log_dir,
+    )
+    wait_for_port(port, proc=api.proc)
+    return api, f"http://127.0.0.1:{port}"

@@ -1,0 +1,1 @@
+"""twostep Celery edge: render, send, record."""

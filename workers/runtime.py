@@ -1,0 +1,69 @@
+"""What one worker process holds: its Redis client, SMTP connection, templates and keys."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from redis import Redis
+
+from shared.crypto import Sealer
+from shared.delivery import DeliveryStore
+from shared.settings import Settings
+from workers.render import Renderer
+from workers.smtp import SmtpSender
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+
+@dataclass
+class Runtime:
+    """The seams a task uses. Built once per worker process, after the fork."""
+
+    settings: Settings
+    delivery: DeliveryStore
+    sender: SmtpSender
+    renderer: Renderer
+    sealer: Sealer
+    clock: Clock = time.time
+    sleep: Sleep = time.sleep
+    claimant: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    )
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout_seconds * 4,
+            socket_connect_timeout=settings.redis_timeout_seconds * 4,
+            health_check_interval=30,
+            retry_on_timeout=True,
+        )
+        sender = SmtpSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        )
+        return cls(
+            settings=settings,
+            delivery=DeliveryStore(redis),
+            sender=sender,
+            renderer=Renderer(settings.templates_dir),
+            sealer=Sealer(settings.secret_key.get_secret_value()),
+        )
+
+    def pace(self) -> None:
+        """Wait for a token of the global mail rate shared by every worker."""
+        rate = self.settings.mail_rate_per_second
+        burst = max(1.0, rate)
+        while (wait := self.delivery.take_mail_token(rate, burst)) > 0:
+            self.sleep(wait)

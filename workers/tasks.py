@@ -1,0 +1,149 @@
+"""The mail jobs: decide whether a job is still wanted, render it, send it, record the outcome."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import UTC, datetime
+
+from shared.codes import mask_email
+from shared.crypto import SealError
+from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
+from shared.jobs import CodeJob, NoticeJob, code_seal_context
+from workers.message import build_message, make_message_id
+from workers.runtime import Runtime
+
+log = logging.getLogger("twostep.worker")
+
+# How long a worker's claim on a send holds: pacing plus one SMTP exchange, with room.
+CLAIM_SECONDS = 60
+BUSY_RETRY_SECONDS = 5.0
+NOTICE_LIFETIME_SECONDS = 86400
+
+
+class RetryLater(TwostepError):
+    """Try this job again in ``delay_seconds``."""
+
+    def __init__(self, delay_seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+
+
+def backoff_seconds(retries: int) -> float:
+    """Exponential back-off with jitter: about 2 s, then up to 4, 8, ... at most 60."""
+    ceiling = min(60.0, 2.0 * 2**retries)
+    return random.uniform(max(2.0, ceiling / 2), ceiling)
+
+
+def _utc(epoch_seconds: float) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
+    """Send one code email at most once. Returns what happened: sent, failed, stale, ..."""
+    job = CodeJob(**payload)  # type: ignore[arg-type]
+    now = runtime.clock()
+    if now >= job.expires_at:
+        log.info("code email dropped, code expired %s", job.describe())
+        return "expired"
+    claim = runtime.delivery.claim_code_send(
+        job.challenge_id, job.send_no, runtime.claimant, now, CLAIM_SECONDS
+    )
+    if claim == "busy":
+        raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
+    if claim != "send":
+        log.info("code email dropped, %s %s", claim, job.describe())
+        return claim
+    try:
+        code = runtime.sealer.open(
+            job.sealed_code, code_seal_context(job.challenge_id, job.send_no)
+        )
+        rendered = runtime.renderer.render(
+            "code",
+            job.locale,
+            {
+                "code": code,
+                "expires_at": _utc(job.expires_at),
+                "ttl_minutes": runtime.settings.code_ttl_seconds // 60,
+                "client_ip": job.client_ip,
+                "client_label": job.client_label,
+                "to": job.to,
+            },
+        )
+        message = build_message(
+            rendered,
+            mail_from=runtime.settings.mail_from,
+            to=job.to,
+            message_id=make_message_id(
+                f"{job.challenge_id}.{job.send_no}", runtime.settings.mail_from
+            ),
+            now=_utc(runtime.clock()),
+        )
+        runtime.pace()
+        runtime.sender.send(message)
+    except TransientSmtpError as exc:
+        delay = backoff_seconds(retries)
+        if runtime.clock() + delay >= job.expires_at:
+            runtime.delivery.finish_code_send(
+                job.challenge_id, job.send_no, "failed", runtime.claimant
+            )
+            log.warning("code email failed, code expires before retry %s", job.describe())
+            return "expired"
+        runtime.delivery.finish_code_send(
+            job.challenge_id, job.send_no, "retrying", runtime.claimant
+        )
+        log.warning("code email retry in %.1fs (%s) %s", delay, exc, job.describe())
+        raise RetryLater(delay, str(exc)) from None
+    except (PermanentSmtpError, SealError, MailError) as exc:
+        runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "failed", runtime.claimant)
+        log.error("code email failed for good (%s) %s", exc, job.describe())
+        return "failed"
+    runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "sent", runtime.claimant)
+    log.info("code email sent to %s %s", mask_email(job.to), job.describe())
+    return "sent"
+
+
+def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
+    """Send one security notice at most once."""
+    job = NoticeJob(**payload)  # type: ignore[arg-type]
+    claim = runtime.delivery.claim_notice(job.notice_id, runtime.claimant, CLAIM_SECONDS)
+    if claim == "busy":
+        raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
+    if claim != "send":
+        return claim
+    try:
+        rendered = runtime.renderer.render(
+            job.kind,
+            job.locale,
+            {
+                "occurred_at": _utc(job.occurred_at),
+                "client_ip": job.client_ip,
+                "client_label": job.client_label,
+                "details": job.details,
+                "to": job.to,
+            },
+        )
+        message = build_message(
+            rendered,
+            mail_from=runtime.settings.mail_from,
+            to=job.to,
+            message_id=make_message_id(f"notice.{job.notice_id}", runtime.settings.mail_from),
+            now=_utc(runtime.clock()),
+        )
+        runtime.pace()
+        runtime.sender.send(message)
+    except TransientSmtpError as exc:
+        runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
+        delay = backoff_seconds(retries)
+        if runtime.clock() + delay >= job.occurred_at + NOTICE_LIFETIME_SECONDS:
+            log.warning("notice failed, too old to retry %s", job.describe())
+            return "expired"
+        log.warning("notice retry in %.1fs (%s) %s", delay, exc, job.describe())
+        raise RetryLater(delay, str(exc)) from None
+    except (MailError, ValueError) as exc:
+        runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
+        log.error("notice failed for good (%s) %s", type(exc).__name__, job.describe())
+        return "failed"
+    runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=True)
+    log.info("notice sent to %s %s", mask_email(job.to), job.describe())
+    return "sent"
