@@ -1,0 +1,15 @@
+# The newcomer's commands. Each target is a thin wrapper around scripts/.
+.PHONY: setup test lint
+
+setup:
+	scripts/setup
+
+test:
+	scripts/test
+
+lint:
+	scripts/setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/lint-imports

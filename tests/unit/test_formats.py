@@ -1,0 +1,155 @@
+"""Codes, tokens, ids, sealing and browser labels."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from api.useragent import browser_label
+from shared import codes
+from shared.crypto import Sealer, SealError, derive_key
+from shared.keys import AccountKeys, account_tag, challenge_key, tag_of_challenge
+
+
+def test_codes_are_six_ascii_digits_and_vary() -> None:
+    made = {codes.new_code() for _ in range(2000)}
+    assert all(re.fullmatch(r"[0-9]{6}", code) for code in made)
+    assert len(made) > 1900  # 2000 draws from a million: almost no repeats
+
+
+@pytest.mark.parametrize(
+    ("typed", "clean"),
+    [
+        ("123456", "123456"),
+        (" 123456 ", "123456"),
+        ("\t123456\n", "123456"),
+        ("123 456", "123456"),
+        ("123-456", "123456"),
+        ("12-3456", "123456"),
+        ("000000", "000000"),
+    ],
+)
+def test_codes_are_accepted_as_people_paste_them(typed: str, clean: str) -> None:
+    assert codes.clean_email_code(typed) == clean
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "",
+        "12345",
+        "1234567",
+        "12 34 56",
+        "123--456",
+        "123  456",
+        "１２３４５６",
+        "١٢٣٤٥٦",
+        "12345a",
+        "-123456",
+        "123456-",
+        "+123456",
+        "123_456",
+        "123.456",
+    ],
+)
+def test_anything_else_is_not_a_code(typed: str) -> None:
+    assert codes.clean_email_code(typed) is None
+
+
+def test_code_digest_is_keyed_and_bound_to_the_challenge() -> None:
+    key = derive_key("k" * 40, "code-digest")
+    digest = codes.code_digest(key, "ch_a", "123456")
+    assert digest == codes.code_digest(key, "ch_a", "123456")
+    assert digest != codes.code_digest(key, "ch_b", "123456")
+    assert digest != codes.code_digest(derive_key("j" * 40, "code-digest"), "ch_a", "123456")
+    assert "123456" not in digest
+
+
+def test_browser_tokens_carry_256_random_bits_and_their_id() -> None:
+    browser_id = codes.new_browser_id()
+    token = codes.new_browser_token(browser_id)
+    secret = token.split(".", 1)[1]
+    assert len(secret) == 43  # 32 bytes, url-safe base64 without padding
+    assert codes.browser_id_of_token(token) == browser_id
+    assert codes.browser_id_of_token(token + "x") is None
+    assert codes.browser_id_of_token("tb_short.abc") is None
+    assert codes.browser_id_of_token("nonsense") is None
+    assert codes.token_digest(token) != codes.token_digest(codes.new_browser_token(browser_id))
+
+
+def test_challenge_ids_lead_to_their_accounts_keys() -> None:
+    challenge_id = codes.new_challenge_id("u-42")
+    assert tag_of_challenge(challenge_id) == account_tag("u-42")
+    assert challenge_key(challenge_id) == AccountKeys.of("u-42").challenge(challenge_id)
+    assert challenge_key("ch_nothex") is None
+
+
+def test_account_ids_with_redis_unsafe_characters_stay_in_their_own_keys() -> None:
+    tricky = ["a}:{b", "u:42", "u-42:profile", "{u-42}", "u-42\r\nDEL *"]
+    tags = {account_tag(account) for account in [*tricky, "u-42"]}
+    assert len(tags) == len(tricky) + 1
+    for account in tricky:
+        for key in AccountKeys.of(account).all_fixed():
+            assert re.fullmatch(r"twostep:\{[0-9a-f]{32}\}:[a-z-]+", key)
+
+
+def test_mask_email_keeps_the_first_letter_and_the_domain() -> None:
+    assert codes.mask_email("ada@example.com") == "a**@example.com"
+    assert codes.mask_email("x@y.org") == "x**@y.org"
+
+
+def test_sealed_values_open_only_with_their_key_and_context() -> None:
+    sealer = Sealer("s" * 40)
+    sealed = sealer.seal("123456", "code:ch_1:1")
+    assert "123456" not in sealed
+    assert sealer.open(sealed, "code:ch_1:1") == "123456"
+    with pytest.raises(SealError):
+        sealer.open(sealed, "code:ch_1:2")
+    with pytest.raises(SealError):
+        Sealer("t" * 40).open(sealed, "code:ch_1:1")
+    tampered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    with pytest.raises(SealError):
+        sealer.open(tampered, "code:ch_1:1")
+
+
+@pytest.mark.parametrize(
+    ("agent", "label"),
+    [
+        (
+            "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            "Firefox on Linux",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+            "Chrome on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+            "Safari on macOS",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("curl/8.5.0", "curl"),
+        ("", "Unknown browser"),
+        (None, "Unknown browser"),
+        ("something odd", "Unknown browser"),
+    ],
+)
+def test_browser_labels_name_browser_and_system(agent: str | None, label: str) -> None:
+    assert browser_label(agent) == label

@@ -1,0 +1,204 @@
+"""The worker's decisions: send once, drop stale or expired jobs, retry or fail on SMTP errors."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import fakeredis
+import pytest
+
+from shared import codes
+from shared.crypto import Sealer
+from shared.delivery import DeliveryStore
+from shared.errors import PermanentSmtpError, TransientSmtpError
+from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
+from shared.keys import challenge_key
+from shared.settings import DEFAULT_TEMPLATES_DIR
+from shared.store import Store
+from tests.conftest import START, FakeClock, make_settings
+from tests.processes import SECRET_KEY
+from workers import tasks
+from workers.render import Renderer
+from workers.runtime import Runtime
+
+
+class FakeSender:
+    """Records messages; raises the queued errors first."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.errors: list[Exception] = []
+
+    def send(self, message: EmailMessage) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append(message)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+@pytest.fixture
+def runtime(server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock) -> Runtime:
+    return Runtime(
+        settings=make_settings(mail_rate_per_second=1000),
+        delivery=DeliveryStore(fakeredis.FakeRedis(server=server)),
+        sender=sender,  # type: ignore[arg-type]
+        renderer=Renderer(DEFAULT_TEMPLATES_DIR),
+        sealer=Sealer(SECRET_KEY),
+        clock=clock,
+        sleep=lambda seconds: None,
+    )
+
+
+async def _challenge(server: fakeredis.FakeServer, clock: FakeClock) -> tuple[Store, str]:
+    store = Store(fakeredis.FakeAsyncRedis(server=server, decode_responses=True))
+    await store.upsert_profile("u-1", "u1@example.com", "en", clock())
+    await store.set_two_step("u-1", True, clock())
+    challenge_id = codes.new_challenge_id("u-1")
+    outcome = await store.open_login(
+        account_id="u-1", challenge_id=challenge_id, code_digest="d" * 64, method="email",
+        browser_id="", token_digest="", client_ip="", client_label="", now=clock(),
+        code_ttl_seconds=900, resend_cooldown_seconds=30, max_emails_per_hour=10, max_attempts=5,
+    )  # fmt: skip
+    assert outcome.status == "pending"
+    return store, challenge_id
+
+
+def _job(challenge_id: str, send_no: int = 1, code: str = "246810") -> dict[str, object]:
+    sealed = Sealer(SECRET_KEY).seal(code, code_seal_context(challenge_id, send_no))
+    job = CodeJob(challenge_id, send_no, "u1@example.com", "en", sealed, START + 900)
+    return payload_of(job)
+
+
+async def test_a_code_job_is_sent_once_even_when_delivered_twice(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "done"
+    assert len(sender.sent) == 1
+    body = sender.sent[0].get_body(("plain",))
+    assert body is not None
+    assert "246810" in body.get_content()
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    assert state.hget(challenge_key(challenge_id), "delivery") == "sent"
+
+
+async def test_a_job_whose_code_was_resent_is_dropped(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    store, challenge_id = await _challenge(server, clock)
+    clock.advance(31)
+    outcome = await store.resend(
+        challenge_id=challenge_id, code_digest="e" * 64, client_ip="", client_label="",
+        now=clock(), code_ttl_seconds=900, resend_cooldown_seconds=30,
+        max_sends_per_challenge=5, max_emails_per_hour=10,
+    )  # fmt: skip
+    assert outcome.status == "pending"
+    assert tasks.send_code(runtime, _job(challenge_id, 1), 0) == "stale"
+    assert sender.sent == []
+
+
+async def test_a_job_whose_code_was_used_is_dropped(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    state.hset(challenge_key(challenge_id), "status", "verified")  # type: ignore[arg-type]
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "stale"
+    assert sender.sent == []
+
+
+async def test_an_expired_job_is_dropped(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    clock.advance(900)
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "expired"
+    assert sender.sent == []
+
+
+async def test_a_transient_error_retries_and_shows_retrying(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    sender.errors.append(TransientSmtpError("SMTP 451 try later"))
+    with pytest.raises(tasks.RetryLater) as later:
+        tasks.send_code(runtime, _job(challenge_id), 0)
+    assert 2.0 <= later.value.delay_seconds <= 2.0
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    assert state.hget(challenge_key(challenge_id), "delivery") == "retrying"
+    assert tasks.send_code(runtime, _job(challenge_id), 1) == "sent"
+    assert state.hget(challenge_key(challenge_id), "delivery") == "sent"
+    assert len(sender.sent) == 1
+
+
+async def test_no_retry_is_scheduled_past_the_codes_expiry(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    clock.advance(899)
+    sender.errors.append(TransientSmtpError("SMTP 421 closing"))
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "expired"
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    assert state.hget(challenge_key(challenge_id), "delivery") == "failed"
+
+
+async def test_a_permanent_error_fails_at_once(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    sender.errors.append(PermanentSmtpError("SMTP 550 no such user"))
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "failed"
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    assert state.hget(challenge_key(challenge_id), "delivery") == "failed"
+
+
+async def test_a_send_claimed_by_another_worker_is_retried_later(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    other = DeliveryStore(fakeredis.FakeRedis(server=server))
+    assert other.claim_code_send(challenge_id, 1, "other-worker", clock(), 60) == "send"
+    with pytest.raises(tasks.RetryLater):
+        tasks.send_code(runtime, _job(challenge_id), 0)
+    clock.advance(61)  # the other worker died: its claim runs out
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+
+
+def test_backoff_grows_from_two_seconds_to_at_most_sixty() -> None:
+    assert tasks.backoff_seconds(0) == 2.0
+    for retries in range(1, 12):
+        delay = tasks.backoff_seconds(retries)
+        ceiling = min(60.0, 2.0 * 2**retries)
+        assert max(2.0, ceiling / 2) <= delay <= ceiling
+    assert max(tasks.backoff_seconds(20) for _ in range(50)) <= 60.0
+
+
+def test_a_notice_is_sent_once(runtime: Runtime, sender: FakeSender) -> None:
+    job = payload_of(
+        NoticeJob("n1", "two_step_enabled", "u1@example.com", "fr", START, "203.0.113.9", None)
+    )
+    assert tasks.send_notice(runtime, job, 0) == "sent"
+    assert tasks.send_notice(runtime, job, 0) == "done"
+    assert len(sender.sent) == 1
+    assert sender.sent[0]["Auto-Submitted"] == "auto-generated"
+
+
+def test_the_mail_bucket_paces_all_workers_together(server: fakeredis.FakeServer) -> None:
+    one = DeliveryStore(fakeredis.FakeRedis(server=server))
+    two = DeliveryStore(fakeredis.FakeRedis(server=server))
+    waits = [store.take_mail_token(2.0, 2.0) for store in (one, two, one, two)]
+    assert waits[:2] == [0.0, 0.0]
+    assert all(wait > 0 for wait in waits[2:])
