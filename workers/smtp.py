@@ -1,0 +1,152 @@
+"""The SMTP sender: one kept connection per worker, failures sorted transient or permanent."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from shared.errors import MailError, PermanentSmtpError, TransientSmtpError
+from shared.settings import SmtpSecurity
+
+_MAX_REPLY_CHARS = 200
+_CLEAN_REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
+
+
+def _reply_text(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())[:_MAX_REPLY_CHARS]
+
+
+def _by_code(code: int, reply: bytes | str, where: str) -> MailError:
+    message = f"{where}: SMTP {code} {_reply_text(reply)}".rstrip()
+    if 400 <= code <= 499:
+        return TransientSmtpError(message)
+    if 500 <= code <= 599:
+        return PermanentSmtpError(message)
+    # A reply outside 4xx/5xx where an error was expected: the server is confused, retry later.
+    return TransientSmtpError(message)
+
+
+class SmtpSender:
+    """Sends messages over one SMTP connection, opened lazily and kept between sends.
+
+    Not thread-safe: a worker process owns exactly one sender and sends from one
+    thread (Celery prefork). Use one sender per thread if that ever changes.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        security: SmtpSecurity,
+        username: str | None,
+        password: str | None,
+        timeout_seconds: float,
+        ssl_context: ssl.SSLContext | None = None,
+        local_hostname: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._security = security
+        self._username = username
+        self._password = password
+        self._timeout_seconds = timeout_seconds
+        # smtplib's own default context verifies nothing; ours checks the certificate and name.
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        # None lets smtplib use socket.getfqdn(), which can stall on a reverse DNS lookup.
+        self._local_hostname = local_hostname
+        self._connection: smtplib.SMTP | None = None
+
+    @property
+    def _where(self) -> str:
+        return f"{self._host}:{self._port}"
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` or raise ``TransientSmtpError`` / ``PermanentSmtpError``."""
+        for attempt in (1, 2):
+            reused = self._connection is not None
+            try:
+                connection = self._connection or self._connect()
+                self._connection = connection
+                refused = connection.send_message(message)
+            except OSError as exc:  # smtplib.SMTPException is an OSError too
+                error, dead = self._classify(exc)
+                if dead or not isinstance(exc, _CLEAN_REFUSALS):
+                    # smtplib sent RSET after a plain refusal; after anything else the
+                    # connection's state is unknown, so it is not trusted again.
+                    self._drop()
+                if dead and reused and attempt == 1:
+                    # A kept connection the server closed while idle: expected, not a failure.
+                    continue
+                raise error from exc
+            except BaseException:
+                self._drop()
+                raise
+            if refused:
+                code, reply = next(iter(refused.values()))
+                raise _by_code(code, reply, self._where)
+            return
+
+    def close(self) -> None:
+        """Say QUIT if the connection is still there; never raises."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        connection: smtplib.SMTP
+        if self._security is SmtpSecurity.TLS:
+            connection = smtplib.SMTP_SSL(
+                self._host,
+                self._port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout_seconds,
+                context=self._ssl_context,
+            )
+        else:
+            connection = smtplib.SMTP(
+                self._host,
+                self._port,
+                local_hostname=self._local_hostname,
+                timeout=self._timeout_seconds,
+            )
+        try:
+            if self._security is SmtpSecurity.STARTTLS:
+                connection.starttls(context=self._ssl_context)
+            if self._username is not None:
+                connection.login(self._username, self._password or "")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _classify(self, exc: OSError) -> tuple[MailError, bool]:
+        """The error to raise, and whether it says the connection itself is gone."""
+        where = self._where
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            code, reply = next(iter(exc.recipients.values()), (0, b"recipient refused"))
+            return _by_code(code, reply, where), False
+        if isinstance(exc, smtplib.SMTPResponseException):
+            # 421: the server is closing the channel (often an idle timeout).
+            return _by_code(exc.smtp_code, exc.smtp_error, where), exc.smtp_code == 421
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return TransientSmtpError(f"{where}: connection closed by the server"), True
+        if isinstance(exc, smtplib.SMTPException):
+            # Missing STARTTLS or AUTH support and the like: configuration, not luck.
+            return PermanentSmtpError(f"{where}: {type(exc).__name__}: {exc}"), False
+        if isinstance(exc, TimeoutError):
+            # Not retried at once: the server may be slow rather than gone.
+            return TransientSmtpError(f"{where}: timed out"), False
+        detail = exc.strerror or getattr(exc, "reason", None) or type(exc).__name__
+        return TransientSmtpError(f"{where}: connection error: {detail}"), True
