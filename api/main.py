@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from api import problems
 from api.auth import ApiKeys
+from api.limits import BodySizeLimit
 from api.mailqueue import BrokerMailQueue, MailQueue
 from api.metrics import Metrics
 from api.routes import build_v1, operations
@@ -93,4 +94,5 @@ def create_app(
     problems.install(app, metrics)
     app.include_router(build_v1(ApiKeys(settings.api_keys)))
     app.include_router(operations)
+    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from ipaddress import IPv4Address, IPv6Address
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    IPvAnyAddress,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
 
 # Printable text on one line: no control characters, so nothing can reach a mail header.
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
+_NOT_IN_ADDRESS = frozenset('<>"(),;\\ ')
 Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9_-]*$")]
 
 
@@ -33,13 +42,23 @@ class Strict(BaseModel):
 class Client(Strict):
     """The end user's browser as the portal saw it."""
 
-    ip: IPv4Address | IPv6Address | None = None
+    ip: IPvAnyAddress | None = None
     user_agent: UserAgent | None = None
 
 
 class AccountIn(Strict):
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale = "en"
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _bare_address(cls, value: object) -> object:
+        # EmailStr would quietly take "Ada <ada@example.com>"; we want the address alone.
+        if isinstance(value, str) and any(
+            ch in _NOT_IN_ADDRESS or ord(ch) < 32 or ord(ch) == 127 for ch in value
+        ):
+            raise ValueError("must be a bare address such as ada@example.com")
+        return value
 
     @field_validator("locale")
     @classmethod
@@ -48,7 +67,7 @@ class AccountIn(Strict):
 
 
 class TwoStepIn(Strict):
-    enabled: bool
+    enabled: StrictBool
     client: Client | None = None
 
 
@@ -64,7 +83,8 @@ class AccountView(BaseModel):
 
 class LoginIn(Strict):
     account_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
-    trusted_browser_token: Annotated[str, StringConstraints(max_length=256)] | None = None
+    # A cookie the end user holds: anything malformed simply does not count as trusted.
+    trusted_browser_token: Annotated[str, StringConstraints(max_length=4096)] | None = None
     method: Literal["email", "totp"] = "email"
     client: Client | None = None
 
@@ -102,7 +122,7 @@ class ResendIn(Strict):
 class VerifyIn(Strict):
     code: Annotated[str, StringConstraints(max_length=64)]
     method: Literal["email", "totp", "recovery_code"] = "email"
-    remember_browser: bool = False
+    remember_browser: StrictBool = False
     client: Client | None = None
 
 

@@ -88,7 +88,7 @@ class AccountKeys:
 
 
 def tag_of_challenge(challenge_id: str) -> str | None:
-    if not _CHALLENGE_ID.match(challenge_id):
+    if not _CHALLENGE_ID.fullmatch(challenge_id):
         return None
     return challenge_id[3:35]
 

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     mail_rate_per_second: float = Field(default=50.0, gt=0)
 
     broker_visibility_timeout_seconds: int = Field(default=300, ge=10)
+    max_body_bytes: int = Field(default=65536, ge=1024)
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     log_level: str = "INFO"
 

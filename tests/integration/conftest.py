@@ -16,6 +16,7 @@ import redis
 import redis.asyncio
 
 from api.main import create_app
+from shared.jobs import CODE_QUEUE, NOTICE_QUEUE
 from tests.conftest import AUTH, make_settings
 from tests.processes import Process, RedisServer, service_env, start_worker
 from tests.smtpserver import MailCatcher
@@ -59,10 +60,18 @@ def worker(redis_server: RedisServer, catcher: MailCatcher, log_dir: Path) -> It
 
 
 @pytest.fixture
-def mailbox(catcher: MailCatcher, worker: Process, clean_redis: RedisServer) -> MailCatcher:
-    """An empty mailbox, served by a running worker, over a flushed Redis."""
+def mailbox(
+    catcher: MailCatcher, worker: Process, clean_redis: RedisServer
+) -> Iterator[MailCatcher]:
+    """An empty mailbox, served by a running worker, over a flushed Redis. Afterwards, wait
+    until the worker has finished every job, so no mail of this test lands in the next."""
     catcher.clear()
-    return catcher
+    yield catcher
+    with redis.Redis.from_url(clean_redis.url(BROKER_DB)) as broker:
+        deadline = time.monotonic() + 30
+        while broker.llen(CODE_QUEUE) or broker.llen(NOTICE_QUEUE) or broker.hlen("unacked"):
+            assert time.monotonic() < deadline, "the worker did not drain its queues"
+            time.sleep(0.02)
 
 
 @pytest.fixture

@@ -34,12 +34,25 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.
 CLIENT = {"ip": "203.0.113.9", "user_agent": FIREFOX}
 
 
-async def enrol(client: httpx.AsyncClient, account: str, email: str, locale: str = "en") -> None:
+async def enrol(
+    client: httpx.AsyncClient,
+    account: str,
+    email: str,
+    locale: str = "en",
+    mailbox: MailCatcher | None = None,
+) -> None:
+    """Create the account and turn two-step on; with a mailbox, wait for the notice so that
+    the mails that follow arrive in a known order."""
     response = await client.put(f"/v1/accounts/{account}", json={"email": email, "locale": locale})
     assert response.status_code == 201, response.text
     response = await client.put(f"/v1/accounts/{account}/two-step", json={"enabled": True})
     assert response.status_code == 200, response.text
     assert response.json()["two_step_enabled"] is True
+    if mailbox is not None:
+        deadline = time.monotonic() + 10
+        while not mails_to(mailbox, email):
+            assert time.monotonic() < deadline, "the two-step notice never arrived"
+            await asyncio.sleep(0.02)
 
 
 async def login(api: httpx.AsyncClient, account: str, **extra: Any) -> dict[str, Any]:
@@ -52,7 +65,7 @@ async def login(api: httpx.AsyncClient, account: str, **extra: Any) -> dict[str,
 async def test_whole_flow_code_email_verify_trust_revoke(
     live_api: httpx.AsyncClient, mailbox: MailCatcher
 ) -> None:
-    await enrol(live_api, "u-42", "ada@example.com")
+    await enrol(live_api, "u-42", "ada@example.com", mailbox=mailbox)
     [enabled] = mailbox.wait_for(1)
     assert enabled["Auto-Submitted"] == "auto-generated"
 
@@ -98,7 +111,7 @@ async def test_whole_flow_code_email_verify_trust_revoke(
 async def test_five_wrong_codes_lock_the_challenge(
     live_api: httpx.AsyncClient, mailbox: MailCatcher
 ) -> None:
-    await enrol(live_api, "u-lock", "lock@example.com")
+    await enrol(live_api, "u-lock", "lock@example.com", mailbox=mailbox)
     pending = await login(live_api, "u-lock")
     code = code_in(mailbox.wait_for(2)[1])
     wrong = "000000" if code != "000000" else "111111"
@@ -118,7 +131,7 @@ async def test_five_wrong_codes_lock_the_challenge(
 async def test_resend_too_soon_is_429_with_retry_after(
     live_api: httpx.AsyncClient, mailbox: MailCatcher
 ) -> None:
-    await enrol(live_api, "u-soon", "soon@example.com")
+    await enrol(live_api, "u-soon", "soon@example.com", mailbox=mailbox)
     pending = await login(live_api, "u-soon")
     response = await live_api.post(f"/v1/challenges/{pending['challenge_id']}/resend")
     assert response.status_code == 429
@@ -130,7 +143,7 @@ async def test_resend_too_soon_is_429_with_retry_after(
 async def test_old_code_fails_after_resend_and_new_one_works(
     live_api: httpx.AsyncClient, mailbox: MailCatcher, offset_clock: OffsetClock
 ) -> None:
-    await enrol(live_api, "u-resend", "resend@example.com")
+    await enrol(live_api, "u-resend", "resend@example.com", mailbox=mailbox)
     pending = await login(live_api, "u-resend")
     first = code_in(mailbox.wait_for(2)[1])
     offset_clock.advance(31)
@@ -150,7 +163,7 @@ async def test_old_code_fails_after_resend_and_new_one_works(
 async def test_smtp_451_then_250_delivers_exactly_one_email(
     live_api: httpx.AsyncClient, mailbox: MailCatcher, worker: Process
 ) -> None:
-    await enrol(live_api, "u-451", "retry@example.com")
+    await enrol(live_api, "u-451", "retry@example.com", mailbox=mailbox)
     mailbox.wait_for(1)
     mailbox.fail_next(451, 1, "4.3.0 try again later")
     pending = await login(live_api, "u-451")
@@ -170,7 +183,7 @@ async def test_smtp_451_then_250_delivers_exactly_one_email(
 async def test_smtp_550_fails_at_once_without_retry(
     live_api: httpx.AsyncClient, mailbox: MailCatcher, worker: Process
 ) -> None:
-    await enrol(live_api, "u-550", "refused@example.com")
+    await enrol(live_api, "u-550", "refused@example.com", mailbox=mailbox)
     mailbox.wait_for(1)
     mailbox.fail_next(550, 1, "5.1.1 no such user")
     pending = await login(live_api, "u-550")
@@ -195,7 +208,7 @@ def many_attempts(live_settings: dict[str, Any]) -> None:
 async def test_twenty_parallel_wrong_verifies_count_twenty(
     live_api: httpx.AsyncClient, mailbox: MailCatcher
 ) -> None:
-    await enrol(live_api, "u-race", "race@example.com")
+    await enrol(live_api, "u-race", "race@example.com", mailbox=mailbox)
     pending = await login(live_api, "u-race")
     code = code_in(mailbox.wait_for(2)[1])
     wrong = "000000" if code != "000000" else "111111"
@@ -209,7 +222,7 @@ async def test_twenty_parallel_wrong_verifies_count_twenty(
 async def test_twenty_parallel_wrong_verifies_lock_at_the_fifth(
     live_api: httpx.AsyncClient, mailbox: MailCatcher
 ) -> None:
-    await enrol(live_api, "u-race5", "race5@example.com")
+    await enrol(live_api, "u-race5", "race5@example.com", mailbox=mailbox)
     pending = await login(live_api, "u-race5")
     code = code_in(mailbox.wait_for(2)[1])
     wrong = "000000" if code != "000000" else "111111"
@@ -341,7 +354,7 @@ async def test_french_and_spanish_code_emails_arrive(
     live_api: httpx.AsyncClient, mailbox: MailCatcher, locale: str, word: str
 ) -> None:
     address = f"{locale}@example.com"
-    await enrol(live_api, f"u-{locale}", address, locale)
+    await enrol(live_api, f"u-{locale}", address, locale, mailbox)
     await login(live_api, f"u-{locale}", client=CLIENT)
     mailbox.wait_for(2)
     notice, message = mails_to(mailbox, address)
