@@ -180,13 +180,8 @@ class TwoStep:
         if code:
             await self._send_code(challenge_id, 1, email, locale, code, float(expires_at), seen)
         self.metrics.logins.labels("pending").inc()
-        return Pending(
-            challenge_id=challenge_id,
-            method="email" if code else "totp",
-            methods=_methods(totp, recovery),
-            sent_to=codes.mask_email(email) if code else None,
-            expires_at=rfc3339(float(expires_at)),
-            resend_available_at=rfc3339(float(resend_at)),
+        return _pending(
+            challenge_id, email if code else None, expires_at, resend_at, totp, recovery
         )
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
@@ -227,14 +222,7 @@ class TwoStep:
         await self._send_code(
             challenge_id, int(sends), email, locale, code, float(expires_at), Seen(ip, label)
         )
-        return Pending(
-            challenge_id=challenge_id,
-            method="email",
-            methods=_methods(totp, recovery),
-            sent_to=codes.mask_email(email),
-            expires_at=rfc3339(float(expires_at)),
-            resend_available_at=rfc3339(float(resend_at)),
-        )
+        return _pending(challenge_id, email, expires_at, resend_at, totp, recovery)
 
     async def verify(
         self, challenge_id: str, code: str, method: str, remember: bool, client: Client | None
@@ -353,6 +341,25 @@ class TwoStep:
         )
         await self.mail.publish_notice(job)
         self.metrics.jobs.labels(kind).inc()
+
+
+def _pending(
+    challenge_id: str,
+    email: str | None,
+    expires_at: str,
+    resend_at: str,
+    totp: str,
+    recovery: str,
+) -> Pending:
+    """The body of a pending login or resend; ``email`` is None when no code was mailed."""
+    return Pending(
+        challenge_id=challenge_id,
+        method="email" if email else "totp",
+        methods=_methods(totp, recovery),
+        sent_to=codes.mask_email(email) if email else None,
+        expires_at=rfc3339(float(expires_at)),
+        resend_available_at=rfc3339(float(resend_at)),
+    )
 
 
 def _account_view(profile: Profile) -> AccountView:

@@ -8,12 +8,14 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from redis import Redis
 
 from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
 from shared.settings import Settings
+from workers.message import build_message, make_message_id
 from workers.render import Renderer
 from workers.smtp import SmtpSender
 
@@ -60,6 +62,24 @@ class Runtime:
             renderer=Renderer(settings.templates_dir),
             sealer=Sealer(settings.secret_key.get_secret_value()),
         )
+
+    def deliver(
+        self, kind: str, locale: str, to: str, message_key: str, context: dict[str, object]
+    ) -> None:
+        """Render one email, wait for the global mail rate, and hand it to the mail server.
+
+        ``message_key`` names the send, so that every attempt of it has one Message-ID.
+        """
+        rendered = self.renderer.render(kind, locale, {**context, "to": to})
+        message = build_message(
+            rendered,
+            mail_from=self.settings.mail_from,
+            to=to,
+            message_id=make_message_id(message_key, self.settings.mail_from),
+            now=datetime.fromtimestamp(self.clock(), UTC),
+        )
+        self.pace()
+        self.sender.send(message)
 
     def pace(self) -> None:
         """Wait for a token of the global mail rate shared by every worker."""

@@ -10,7 +10,6 @@ from shared.codes import mask_email
 from shared.crypto import SealError
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
 from shared.jobs import CodeJob, NoticeJob, code_seal_context
-from workers.message import build_message, make_message_id
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -58,29 +57,19 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         code = runtime.sealer.open(
             job.sealed_code, code_seal_context(job.challenge_id, job.send_no)
         )
-        rendered = runtime.renderer.render(
+        runtime.deliver(
             "code",
             job.locale,
+            job.to,
+            f"{job.challenge_id}.{job.send_no}",
             {
                 "code": code,
                 "expires_at": _utc(job.expires_at),
                 "ttl_minutes": runtime.settings.code_ttl_seconds // 60,
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,
-                "to": job.to,
             },
         )
-        message = build_message(
-            rendered,
-            mail_from=runtime.settings.mail_from,
-            to=job.to,
-            message_id=make_message_id(
-                f"{job.challenge_id}.{job.send_no}", runtime.settings.mail_from
-            ),
-            now=_utc(runtime.clock()),
-        )
-        runtime.pace()
-        runtime.sender.send(message)
     except TransientSmtpError as exc:
         delay = backoff_seconds(retries)
         if runtime.clock() + delay >= job.expires_at:
@@ -112,26 +101,18 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
     if claim != "send":
         return claim
     try:
-        rendered = runtime.renderer.render(
+        runtime.deliver(
             job.kind,
             job.locale,
+            job.to,
+            f"notice.{job.notice_id}",
             {
                 "occurred_at": _utc(job.occurred_at),
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,
                 "details": job.details,
-                "to": job.to,
             },
         )
-        message = build_message(
-            rendered,
-            mail_from=runtime.settings.mail_from,
-            to=job.to,
-            message_id=make_message_id(f"notice.{job.notice_id}", runtime.settings.mail_from),
-            now=_utc(runtime.clock()),
-        )
-        runtime.pace()
-        runtime.sender.send(message)
     except TransientSmtpError as exc:
         runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
         delay = backoff_seconds(retries)
