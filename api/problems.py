@@ -19,6 +19,7 @@ from shared.errors import (
     AccountNotFound,
     BrowserNotFound,
     ChallengeNotFound,
+    EnrolmentNotFound,
     InvalidCode,
     MethodNotAvailable,
     ResendTooSoon,
@@ -40,6 +41,8 @@ TABLE: dict[type[Exception], tuple[int, str, str, str]] = {
                         "The challenge is unknown, has expired or was already used."),
     BrowserNotFound: (404, "browser_not_found", "Trusted browser not found",
                       "This account has no trusted browser with that id."),
+    EnrolmentNotFound: (404, "totp_enrolment_not_found", "No enrolment waiting",
+                        "No authenticator enrolment is waiting for confirmation; start again."),
     MethodNotAvailable: (409, "method_not_available", "Method not available",
                          "The account has not set up this way of verifying."),
     InvalidCode: (400, "invalid_code", "Invalid code", "The code is not the right one."),
@@ -130,7 +133,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
             422,
             "validation_error",
             "Invalid request",
-            "The code must be six digits.",
+            f"{str(exc).capitalize()}.",
             errors=errors,
         )
 

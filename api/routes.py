@@ -13,11 +13,15 @@ from api.schemas import (
     AccountIn,
     AccountView,
     ChallengeView,
+    ClientIn,
+    CodeIn,
     LoginIn,
     NotRequired,
     Pending,
     Problem,
+    RecoveryCodes,
     ResendIn,
+    TotpEnrolment,
     TrustedBrowserList,
     TwoStepIn,
     Verified,
@@ -145,6 +149,45 @@ def build_v1(auth: Any) -> APIRouter:
     async def revoke_all_browsers(account_id: AccountId, twostep: Service) -> Response:
         await twostep.revoke_all_browsers(account_id)
         return Response(status_code=204)
+
+    @v1.post(
+        "/accounts/{account_id}/totp",
+        response_model=TotpEnrolment,
+        status_code=201,
+        responses=_problems(404),
+    )
+    async def enrol_totp(account_id: AccountId, twostep: Service) -> TotpEnrolment:
+        """Start setting up an authenticator app. Nothing changes until it is confirmed."""
+        return await twostep.enrol_totp(account_id)
+
+    @v1.post(
+        "/accounts/{account_id}/totp/confirm",
+        response_model=AccountView,
+        responses=_problems(400, 404, 429),
+    )
+    async def confirm_totp(account_id: AccountId, body: CodeIn, twostep: Service) -> AccountView:
+        """A code from the app turns it on (and replaces an app set up before)."""
+        return await twostep.confirm_totp(account_id, body.code, body.client)
+
+    @v1.delete("/accounts/{account_id}/totp", status_code=204, responses=_problems(404))
+    async def disable_totp(account_id: AccountId, twostep: Service) -> Response:
+        await twostep.disable_totp(account_id, None)
+        return Response(status_code=204)
+
+    @v1.post(
+        "/accounts/{account_id}/recovery-codes",
+        response_model=RecoveryCodes,
+        status_code=201,
+        responses=_problems(404),
+    )
+    async def new_recovery_codes(
+        account_id: AccountId,
+        twostep: Service,
+        body: Annotated[ClientIn | None, Body()] = None,
+    ) -> RecoveryCodes:
+        """Ten new single-use codes, shown this once; every earlier code stops working."""
+        client = body.client if body else None
+        return RecoveryCodes(codes=await twostep.new_recovery_codes(account_id, client))
 
     return v1
 

@@ -126,6 +126,25 @@ class VerifyIn(Strict):
     client: Client | None = None
 
 
+class TotpEnrolment(BaseModel):
+    secret: str = Field(description="Base32. Shown this once; type it into the app or scan the QR.")
+    otpauth_uri: str
+    qr_svg: str = Field(description="The otpauth URI as a QR code, a standalone SVG document.")
+
+
+class CodeIn(Strict):
+    code: Annotated[str, StringConstraints(max_length=64)]
+    client: Client | None = None
+
+
+class ClientIn(Strict):
+    client: Client | None = None
+
+
+class RecoveryCodes(BaseModel):
+    codes: list[str] = Field(description="Shown this once. Each works once; the old set is dead.")
+
+
 class TrustedBrowserGrant(BaseModel):
     token: str = Field(description="Shown once. Send it back on the next login from this browser.")
     browser_id: str

@@ -8,25 +8,28 @@ from dataclasses import dataclass
 
 from api.mailqueue import MailQueue
 from api.metrics import Metrics
+from api.qrcode import qr_svg
 from api.schemas import (
     AccountView,
     ChallengeView,
     Client,
     NotRequired,
     Pending,
+    TotpEnrolment,
     TrustedBrowserGrant,
     TrustedBrowserView,
     Verified,
     rfc3339,
 )
 from api.useragent import browser_label
-from shared import codes
+from shared import codes, totp
 from shared.crypto import Sealer, derive_key
 from shared.errors import (
     AccountLocked,
     AccountNotFound,
     BrowserNotFound,
     ChallengeNotFound,
+    EnrolmentNotFound,
     InvalidCode,
     MethodNotAvailable,
     ResendTooSoon,
@@ -34,6 +37,10 @@ from shared.errors import (
     TooManyAttempts,
 )
 from shared.jobs import (
+    NOTICE_RECOVERY_CODE_USED,
+    NOTICE_RECOVERY_CODES_GENERATED,
+    NOTICE_TOTP_DISABLED,
+    NOTICE_TOTP_ENABLED,
     NOTICE_TRUSTED_BROWSER_ADDED,
     NOTICE_TWO_STEP_DISABLED,
     NOTICE_TWO_STEP_ENABLED,
@@ -41,14 +48,27 @@ from shared.jobs import (
     NoticeJob,
     code_seal_context,
 )
+from shared.keys import account_tag, tag_of_challenge
 from shared.settings import Settings
 from shared.store import Outcome, Profile, Store, browser_record
 
 Clock = Callable[[], float]
 
+# How long a new authenticator secret waits for its first code before it is forgotten.
+ENROLMENT_SECONDS = 900
+
+
+def totp_context(tag: str) -> str:
+    """What a sealed TOTP secret is bound to: its account, so it cannot be moved to another."""
+    return f"totp:{tag}"
+
 
 class InvalidCodeFormat(ValueError):
-    """The code is not six digits once cleaned up; it is not counted as an attempt."""
+    """What was typed cannot be a code of that method; it is not counted as an attempt."""
+
+
+SIX_DIGITS = "the code must be six digits"
+RECOVERY_FORMAT = "a recovery code is 16 letters and digits, such as k7qd-3mzp-x9ta-2hfw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +128,11 @@ class TwoStep:
         self.metrics = metrics
         self.clock = clock
         secret = settings.secret_key.get_secret_value()
+        previous = settings.previous_secrets
         self._digest_key = derive_key(secret, "code-digest")
+        self._recovery_keys = [derive_key(each, "recovery-digest") for each in (secret, *previous)]
         self._sealer = Sealer(secret)
+        self._totp_sealer = Sealer(secret, "totp-secret", previous)
 
     # Accounts
 
@@ -227,14 +250,8 @@ class TwoStep:
     async def verify(
         self, challenge_id: str, code: str, method: str, remember: bool, client: Client | None
     ) -> Verified:
-        if method != "email":
-            # Authenticator apps and recovery codes are not enrolled on any account yet.
-            self.metrics.verifications.labels(method, "method_not_available").inc()
-            raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")
-        cleaned = codes.clean_email_code(code)
-        if cleaned is None:
-            raise InvalidCodeFormat("the code must be six digits")
         now = self.clock()
+        candidates, totp_step = await self._candidates(challenge_id, code, method, now)
         seen = Seen.of(client)
         grant: TrustedBrowserGrant | None = None
         browser: tuple[str, str, float] | None = None
@@ -249,7 +266,9 @@ class TwoStep:
             )
         outcome = await self.store.verify(
             challenge_id=challenge_id,
-            candidate_digest=codes.code_digest(self._digest_key, challenge_id, cleaned),
+            method=method,
+            candidates=candidates,
+            totp_step=totp_step,
             now=now,
             lock_threshold=self.settings.account_lock_threshold,
             lock_seconds=self.settings.account_lock_seconds,
@@ -259,14 +278,108 @@ class TwoStep:
             trusted_browser_ttl_seconds=self.settings.trusted_browser_ttl_seconds,
         )
         self.metrics.verifications.labels(method, outcome.status).inc()
+        if outcome.status == "no_method":
+            raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")
         refusal = _refusal(outcome)
         if refusal is not None:
             raise refusal
-        account_id, email, locale = outcome.values
+        account_id, email, locale, recovery_left = outcome.values
+        if method == "recovery_code" and email:
+            details = {"remaining": recovery_left}
+            await self._notify(NOTICE_RECOVERY_CODE_USED, email, locale, now, seen, details)
         if grant is not None and email:
             details = {"label": seen.label or "Unknown browser", "expires_at": grant.expires_at}
             await self._notify(NOTICE_TRUSTED_BROWSER_ADDED, email, locale, now, seen, details)
         return Verified(account_id=account_id, trusted_browser=grant)
+
+    async def _candidates(
+        self, challenge_id: str, code: str, method: str, now: float
+    ) -> tuple[list[str], int | None]:
+        """What the verify script compares: digests of the typed code, or the TOTP step."""
+        if method == "email":
+            cleaned = codes.clean_email_code(code)
+            if cleaned is None:
+                raise InvalidCodeFormat(SIX_DIGITS)
+            return [codes.code_digest(self._digest_key, challenge_id, cleaned)], None
+        if method == "recovery_code":
+            recovery = codes.clean_recovery_code(code)
+            if recovery is None:
+                raise InvalidCodeFormat(RECOVERY_FORMAT)
+            return [codes.recovery_digest(key, recovery) for key in self._recovery_keys], None
+        cleaned = totp.clean_code(code)
+        if cleaned is None:
+            raise InvalidCodeFormat(SIX_DIGITS)
+        sealed = await self.store.sealed_totp_of_challenge(challenge_id)
+        if sealed is None:
+            return [], None  # the script answers: no such challenge, or no authenticator app
+        tag = tag_of_challenge(challenge_id) or ""
+        secret = self._totp_sealer.open(sealed, totp_context(tag))
+        return [], totp.matching_step(secret, cleaned, now)
+
+    # Authenticator apps (TOTP)
+
+    async def enrol_totp(self, account_id: str) -> TotpEnrolment:
+        profile = await self.get_account(account_id)
+        now = self.clock()
+        secret = totp.new_secret()
+        sealed = self._totp_sealer.seal(secret, totp_context(account_tag(account_id)))
+        pending_seconds = ENROLMENT_SECONDS
+        if not await self.store.enrol_totp(
+            account_id, sealed, now + pending_seconds, pending_seconds
+        ):
+            raise AccountNotFound()
+        uri = totp.provisioning_uri(secret, profile.email, self.settings.issuer)
+        return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+    async def confirm_totp(self, account_id: str, code: str, client: Client | None) -> AccountView:
+        cleaned = totp.clean_code(code)
+        if cleaned is None:
+            raise InvalidCodeFormat(SIX_DIGITS)
+        now = self.clock()
+        sealed = await self.store.pending_totp(account_id)
+        if sealed is None:
+            await self.get_account(account_id)
+            raise EnrolmentNotFound()
+        secret = self._totp_sealer.open(sealed, totp_context(account_tag(account_id)))
+        step = totp.matching_step(secret, cleaned, now)
+        outcome = await self.store.confirm_totp(
+            account_id, sealed, step, now, self.settings.max_attempts
+        )
+        if outcome.status == "not_found":
+            raise EnrolmentNotFound()
+        refusal = _refusal(outcome)
+        if refusal is not None:
+            raise refusal
+        _changed, email, locale = outcome.values
+        await self._notify(NOTICE_TOTP_ENABLED, email, locale, now, Seen.of(client))
+        return await self.get_account(account_id)
+
+    async def disable_totp(self, account_id: str, client: Client | None) -> None:
+        outcome = await self.store.disable_totp(account_id)
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        changed, email, locale = outcome.values
+        if changed == "1":
+            await self._notify(NOTICE_TOTP_DISABLED, email, locale, self.clock(), Seen.of(client))
+
+    # Recovery codes
+
+    async def new_recovery_codes(self, account_id: str, client: Client | None) -> list[str]:
+        made = [codes.new_recovery_code() for _ in range(codes.RECOVERY_CODES_PER_SET)]
+        digests = [
+            codes.recovery_digest(self._recovery_keys[0], codes.clean_recovery_code(code) or "")
+            for code in made
+        ]
+        outcome = await self.store.replace_recovery_codes(account_id, digests)
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        email, locale = outcome.values
+        details = {"count": str(len(made))}
+        now = self.clock()
+        await self._notify(
+            NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, Seen.of(client), details
+        )
+        return made
 
     # Trusted browsers
 

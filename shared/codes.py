@@ -61,6 +61,32 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+# Recovery codes: 16 characters from 31 that cannot be confused with each other
+# (no 0/o, 1/l/i), about 79 bits, printed in four groups: k7qd-3mzp-x9ta-2hfw.
+RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+RECOVERY_LENGTH = 16
+RECOVERY_CODES_PER_SET = 10
+_RECOVERY = re.compile(f"[{RECOVERY_ALPHABET}]{{{RECOVERY_LENGTH}}}")
+
+
+def new_recovery_code() -> str:
+    raw = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(RECOVERY_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, RECOVERY_LENGTH, 4))
+
+
+def clean_recovery_code(typed: str) -> str | None:
+    """The 16 characters of a recovery code; dashes, spaces and case do not matter."""
+    text = typed.replace("-", "").replace(" ", "").strip(_SURROUNDING_SPACE)
+    if not text.isascii():
+        return None
+    text = text.lower()
+    return text if _RECOVERY.fullmatch(text) else None
+
+
+def recovery_digest(key: bytes, code: str) -> str:
+    return hmac.new(key, f"recovery\x00{code}".encode(), hashlib.sha256).hexdigest()
+
+
 def mask_email(address: str) -> str:
     """``ada@example.com`` -> ``a**@example.com``: enough for a person to recognise it."""
     local, _, domain = address.rpartition("@")

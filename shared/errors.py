@@ -27,6 +27,10 @@ class BrowserNotFound(TwostepError):
     """No trusted browser with that id belongs to the account."""
 
 
+class EnrolmentNotFound(TwostepError):
+    """No authenticator enrolment is waiting for confirmation (none, expired or given up)."""
+
+
 class MethodNotAvailable(TwostepError):
     """The account cannot use the second-step method that was asked for."""
 

@@ -43,7 +43,7 @@ class AccountKeys:
 
     @property
     def profile(self) -> str:
-        """HASH: account_id, email, locale, two_step, created_at."""
+        """HASH: account_id, email, locale, two_step, totp, created_at, updated_at."""
         return f"{self.base}:profile"
 
     @property
@@ -71,6 +71,17 @@ class AccountKeys:
         """ZSET browser_id -> expiry time; the lowest score is the oldest browser."""
         return f"{self.base}:browser-expiry"
 
+    @property
+    def totp(self) -> str:
+        """HASH: sealed (active secret), last_step, pending (sealed), pending_attempts,
+        pending_expires_at."""
+        return f"{self.base}:totp"
+
+    @property
+    def recovery(self) -> str:
+        """HASH recovery-code digest -> "1": the unused codes of the current set."""
+        return f"{self.base}:recovery"
+
     def challenge(self, challenge_id: str) -> str:
         """HASH of one challenge; see ``shared/lua/create_challenge.lua`` for its fields."""
         # The id already carries the tag; the key keeps only its random part.
@@ -84,6 +95,8 @@ class AccountKeys:
             self.challenges,
             self.browsers,
             self.browser_expiry,
+            self.totp,
+            self.recovery,
         ]
 
 

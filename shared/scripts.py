@@ -19,6 +19,10 @@ NAMES = (
     "claim_notice",
     "finish_notice",
     "take_mail_token",
+    "totp_enrol",
+    "totp_confirm",
+    "totp_disable",
+    "recovery_replace",
 )
 
 

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr = Field(min_length=32)
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
+    previous_secret_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    issuer: str = Field(default="twostep", min_length=1, max_length=64, pattern=r"^[^:\x00-\x1f]+$")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str = "redis://127.0.0.1:6379/1"
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     log_level: str = "INFO"
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "previous_secret_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
         if any(ch in value for ch in "\r\n\0"):
             raise ValueError("must be a single line")
         return value
+
+    @property
+    def previous_secrets(self) -> tuple[str, ...]:
+        return tuple(secret.get_secret_value() for secret in self.previous_secret_keys)
 
     @property
     def trusted_browser_ttl_seconds(self) -> int:

@@ -75,6 +75,10 @@ def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBr
     )
 
 
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _outcome(raw: Any) -> Outcome:
     items = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
     return Outcome(items[0], tuple(items[1:]))
@@ -109,7 +113,8 @@ class Store:
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.hgetall(keys.profile)
             pipe.zcount(keys.browser_expiry, f"({now}", "+inf")
-            fields, browsers = await pipe.execute()
+            pipe.hlen(keys.recovery)
+            fields, browsers, recovery = await pipe.execute()
         if not fields:
             return None
         return Profile(
@@ -118,7 +123,7 @@ class Store:
             locale=fields["locale"],
             two_step_enabled=fields.get("two_step") == "1",
             totp_enabled=fields.get("totp") == "1",
-            recovery_codes_remaining=int(fields.get("recovery_remaining", 0)),
+            recovery_codes_remaining=int(recovery),
             trusted_browsers=int(browsers),
         )
 
@@ -166,6 +171,7 @@ class Store:
                 keys.browsers,
                 keys.browser_expiry,
                 keys.challenge(challenge_id),
+                keys.recovery,
             ],
             [
                 f"{now:.3f}",
@@ -203,7 +209,14 @@ class Store:
         keys = AccountKeys(tag)
         raw = await self._run(
             "resend",
-            [keys.challenge(challenge_id), keys.profile, keys.guard, keys.sends, keys.challenges],
+            [
+                keys.challenge(challenge_id),
+                keys.profile,
+                keys.guard,
+                keys.sends,
+                keys.challenges,
+                keys.recovery,
+            ],
             [
                 f"{now:.3f}",
                 code_digest,
@@ -221,7 +234,9 @@ class Store:
         self,
         *,
         challenge_id: str,
-        candidate_digest: str,
+        method: str,
+        candidates: list[str],
+        totp_step: int | None,
         now: float,
         lock_threshold: int,
         lock_seconds: int,
@@ -230,7 +245,9 @@ class Store:
         max_trusted_browsers: int,
         trusted_browser_ttl_seconds: int,
     ) -> Outcome:
-        """Check a code. ``browser`` is (browser id, record, expires at) to remember on success."""
+        """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
+        ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
+        expires at) to remember on success."""
         tag = tag_of_challenge(challenge_id)
         if tag is None:
             return Outcome("not_found", ())
@@ -244,10 +261,12 @@ class Store:
                 keys.browsers,
                 keys.browser_expiry,
                 keys.profile,
+                keys.totp,
+                keys.recovery,
             ],
             [
                 f"{now:.3f}",
-                candidate_digest,
+                ",".join(candidates),
                 lock_threshold,
                 lock_seconds,
                 lock_max_seconds,
@@ -257,9 +276,18 @@ class Store:
                 f"{browser_expires_at:.0f}",
                 max_trusted_browsers,
                 trusted_browser_ttl_seconds,
+                method,
+                -1 if totp_step is None else totp_step,
             ],
         )
         return _outcome(raw)
+
+    async def sealed_totp_of_challenge(self, challenge_id: str) -> str | None:
+        """The active sealed TOTP secret of the account a challenge belongs to."""
+        tag = tag_of_challenge(challenge_id)
+        if tag is None:
+            return None
+        return _text(await self.redis.hget(AccountKeys(tag).totp, "sealed"))
 
     async def get_challenge(self, challenge_id: str, now: float) -> Challenge | None:
         key = challenge_key(challenge_id)
@@ -280,6 +308,40 @@ class Store:
             resend_at=float(fields["resend_at"]),
             delivery=fields["delivery"],
         )
+
+    # Authenticator apps and recovery codes
+
+    async def enrol_totp(
+        self, account_id: str, sealed: str, pending_until: float, keep_seconds: int
+    ) -> bool:
+        keys = AccountKeys.of(account_id)
+        raw = await self._run(
+            "totp_enrol", [keys.profile, keys.totp], [sealed, f"{pending_until:.0f}", keep_seconds]
+        )
+        return _outcome(raw).status == "ok"
+
+    async def pending_totp(self, account_id: str) -> str | None:
+        return _text(await self.redis.hget(AccountKeys.of(account_id).totp, "pending"))
+
+    async def confirm_totp(
+        self, account_id: str, sealed: str, step: int | None, now: float, max_attempts: int
+    ) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._run(
+            "totp_confirm",
+            [keys.profile, keys.totp],
+            [f"{now:.3f}", sealed, -1 if step is None else step, max_attempts],
+        )
+        return _outcome(raw)
+
+    async def disable_totp(self, account_id: str) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        return _outcome(await self._run("totp_disable", [keys.profile, keys.totp], []))
+
+    async def replace_recovery_codes(self, account_id: str, digests: list[str]) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._run("recovery_replace", [keys.profile, keys.recovery], list(digests))
+        return _outcome(raw)
 
     # Trusted browsers
 

@@ -11,7 +11,16 @@ import jinja2
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
 DEFAULT_LOCALE = "en"
-KINDS = ("code", "two_step_enabled", "two_step_disabled", "trusted_browser_added")
+KINDS = (
+    "code",
+    "two_step_enabled",
+    "two_step_disabled",
+    "trusted_browser_added",
+    "totp_enabled",
+    "totp_disabled",
+    "recovery_codes_generated",
+    "recovery_code_used",
+)
 
 
 @dataclass(frozen=True)

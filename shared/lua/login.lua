@@ -1,6 +1,6 @@
 -- login.lua: decide whether a login needs a second step and, if so, open a challenge.
 -- KEYS[1] profile  KEYS[2] guard  KEYS[3] sends  KEYS[4] challenges
--- KEYS[5] browsers  KEYS[6] browser-expiry  KEYS[7] the new challenge
+-- KEYS[5] browsers  KEYS[6] browser-expiry  KEYS[7] the new challenge  KEYS[8] recovery
 -- ARGV[1] now (epoch s)  ARGV[2] code digest ("" for totp)  ARGV[3] code ttl s
 -- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour  ARGV[6] method
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
@@ -11,8 +11,7 @@
 -- Invariant: a challenge exists only for an enabled, unlocked account under its email cap,
 -- and each code email it promises is counted in the rolling hour before it is queued.
 local now = tonumber(ARGV[1])
-local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp',
-  'recovery_remaining')
+local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp')
 if not profile[1] then return {'not_found'} end
 if profile[3] ~= '1' then return {'disabled'} end
 
@@ -69,4 +68,4 @@ redis.call('EXPIRE', KEYS[7], ttl)
 redis.call('SADD', KEYS[4], KEYS[7])
 redis.call('EXPIRE', KEYS[4], ttl)
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
-        profile[4] or '0', profile[5] or '0'}
+        profile[4] or '0', redis.call('HLEN', KEYS[8])}

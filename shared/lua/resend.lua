@@ -1,5 +1,6 @@
 -- resend.lua: replace a pending challenge's code with a new one, to be emailed.
 -- KEYS[1] challenge  KEYS[2] profile  KEYS[3] guard  KEYS[4] sends  KEYS[5] challenges
+-- KEYS[6] recovery
 -- ARGV[1] now (epoch s)  ARGV[2] new code digest  ARGV[3] code ttl s
 -- ARGV[4] base resend cooldown s  ARGV[5] max sends per challenge
 -- ARGV[6] max code emails per rolling hour  ARGV[7] client ip ("" keeps the old one)
@@ -15,7 +16,7 @@ local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'resend_at', 'se
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
 if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
-local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'totp', 'recovery_remaining')
+local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'totp')
 if not profile[1] then return {'not_found'} end
 local locked_until = tonumber(redis.call('HGET', KEYS[3], 'locked_until') or '0')
 if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
@@ -43,4 +44,4 @@ redis.call('HSET', KEYS[1], 'method', 'email', 'digest', ARGV[2], 'sends', sends
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[5], ttl)
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(next_resend),
-        ip, label, profile[3] or '0', profile[4] or '0'}
+        ip, label, profile[3] or '0', redis.call('HLEN', KEYS[6])}

@@ -1,20 +1,31 @@
--- verify.lua: compare a code with a challenge's digest and count the attempt, in one step.
+-- verify.lua: check a code against a challenge and count the attempt, in one step.
 -- KEYS[1] challenge  KEYS[2] guard  KEYS[3] browsers  KEYS[4] browser-expiry  KEYS[5] profile
--- ARGV[1] now (epoch s)  ARGV[2] candidate digest  ARGV[3] account lock threshold
--- ARGV[4] first account lock s  ARGV[5] longest account lock s
+-- KEYS[6] totp  KEYS[7] recovery
+-- ARGV[1] now (epoch s)  ARGV[2] candidate digests, comma separated (email: the code's
+-- digest; recovery_code: one digest per known secret key; totp: unused)
+-- ARGV[3] account lock threshold  ARGV[4] first account lock s  ARGV[5] longest account lock s
 -- ARGV[6] remember browser ("1"/"0")  ARGV[7] browser id  ARGV[8] browser record
 -- ARGV[9] browser expires at (epoch s)  ARGV[10] max trusted browsers
--- ARGV[11] trusted browser ttl s
--- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
---       | {"invalid", attempts_left} | {"verified", account_id, email, locale}
--- Invariant: every wrong code is counted before anything is returned, so N parallel wrong
--- guesses cost N attempts; once attempts reach max_attempts even the right code fails.
+-- ARGV[11] trusted browser ttl s  ARGV[12] method: email | totp | recovery_code
+-- ARGV[13] totp: the time step whose code matched, or -1 when none did
+-- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after}
+--       | {"locked", retry_after} | {"invalid", attempts_left}
+--       | {"verified", account_id, email, locale, recovery codes left}
+-- Invariants: every wrong code is counted before anything is returned, so N parallel wrong
+-- guesses cost N attempts; once attempts reach max_attempts even the right code fails; a
+-- TOTP step is accepted once per account (later than the last accepted one); a recovery
+-- code is deleted by the check that accepts it.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'max_attempts',
   'account_id')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
 if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
+
+local method = ARGV[12]
+if method == 'totp' and redis.call('HGET', KEYS[5], 'totp') ~= '1' then return {'no_method'} end
+if method == 'recovery_code' and redis.call('HLEN', KEYS[7]) == 0 then return {'no_method'} end
+
 local locked_until = tonumber(redis.call('HGET', KEYS[2], 'locked_until') or '0')
 if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
 
@@ -27,8 +38,24 @@ local function same(a, b)
   return diff == 0
 end
 
+local right = false
+if method == 'email' then
+  right = ch[3] ~= '' and same(ch[3], ARGV[2])
+elseif method == 'totp' then
+  local step = tonumber(ARGV[13])
+  local last = tonumber(redis.call('HGET', KEYS[6], 'last_step') or '-1')
+  if step >= 0 and step > last then
+    redis.call('HSET', KEYS[6], 'last_step', step)
+    right = true
+  end
+else
+  for digest in string.gmatch(ARGV[2], '[^,]+') do
+    if not right and redis.call('HDEL', KEYS[7], digest) == 1 then right = true end
+  end
+end
+
 local max_attempts = tonumber(ch[5])
-if ch[3] ~= '' and same(ch[3], ARGV[2]) then
+if right then
   redis.call('HSET', KEYS[1], 'status', 'verified', 'digest', '')
   redis.call('DEL', KEYS[2])
   if ARGV[6] == '1' then
@@ -47,7 +74,7 @@ if ch[3] ~= '' and same(ch[3], ARGV[2]) then
     redis.call('EXPIRE', KEYS[4], ARGV[11])
   end
   local profile = redis.call('HMGET', KEYS[5], 'email', 'locale')
-  return {'verified', ch[6], profile[1] or '', profile[2] or 'en'}
+  return {'verified', ch[6], profile[1] or '', profile[2] or 'en', redis.call('HLEN', KEYS[7])}
 end
 
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)

@@ -9,11 +9,23 @@ from pathlib import Path
 import jinja2
 import pytest
 
+from shared.jobs import NOTICE_KINDS
 from workers.render import KINDS, SUPPORTED_LOCALES, Renderer, utc_datetime, utc_time
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "email"
 NOW = datetime(2025, 11, 27, 22, 0, tzinfo=UTC)
 CODE = "482913"
+NOTICE_DETAILS: dict[str, dict[str, str]] = {
+    "trusted_browser_added": {"label": "Safari on macOS", "expires_at": "2025-12-27T22:00:00Z"},
+    "recovery_codes_generated": {"count": "10"},
+    "recovery_code_used": {"remaining": "9"},
+}
+NEW_SECURITY_NOTICES = (
+    "totp_enabled",
+    "totp_disabled",
+    "recovery_codes_generated",
+    "recovery_code_used",
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +44,7 @@ def context_for(kind: str, **overrides: object) -> dict[str, object]:
             "to": "ann@example.org",
         }
     else:
-        details = (
-            {"label": "Safari on macOS", "expires_at": "2025-12-27T22:00:00Z"}
-            if kind == "trusted_browser_added"
-            else {}
-        )
+        details = NOTICE_DETAILS.get(kind, {})
         context = {
             "occurred_at": NOW,
             "client_ip": "203.0.113.7",
@@ -196,6 +204,158 @@ def test_trusted_browser_notice_without_expiry_still_renders(renderer: Renderer)
 
     assert "Edge on Windows" in mail.text
     assert "hasta el" not in mail.text
+
+
+def test_every_notice_kind_the_api_can_publish_has_templates() -> None:
+    assert set(KINDS) == NOTICE_KINDS | {"code"}
+
+
+NEW_NOTICE_WORDS = {
+    "fr": {
+        "totp_enabled": ("application d'authentification", "6 chiffres", "Sécurité"),
+        "totp_disabled": ("application d'authentification", "par e-mail", "Sécurité"),
+        "recovery_codes_generated": ("codes de récupération", "lieu sûr", "une seule fois"),
+        "recovery_code_used": ("codes de récupération", "Il vous reste", "Sécurité"),
+    },
+    "es": {
+        "totp_enabled": ("aplicación de autenticación", "6 dígitos", "Seguridad"),
+        "totp_disabled": ("aplicación de autenticación", "por correo", "Seguridad"),
+        "recovery_codes_generated": ("códigos de recuperación", "lugar seguro", "una vez"),
+        "recovery_code_used": ("códigos de recuperación", "Te quedan", "Seguridad"),
+    },
+}
+NOT_YOU = {"fr": "Ce n'était pas vous ?", "es": "¿No has sido tú?"}
+PASSWORD = {"fr": "mot de passe", "es": "contraseña"}
+ENGLISH_MARKERS = ("Not you", "password", "recovery", "authenticator", "account", "Security")
+
+
+@pytest.mark.parametrize("kind", NEW_SECURITY_NOTICES)
+@pytest.mark.parametrize("locale", ["fr", "es"])
+def test_new_notices_are_written_in_their_language(
+    renderer: Renderer, locale: str, kind: str
+) -> None:
+    mail = renderer.render(kind, locale, context_for(kind))
+
+    for word in (*NEW_NOTICE_WORDS[locale][kind], NOT_YOU[locale], PASSWORD[locale]):
+        assert word in mail.text
+        assert word in mail.html
+    for part in (mail.subject, mail.text, mail.html):
+        for marker in ENGLISH_MARKERS:
+            assert marker not in part
+
+
+@pytest.mark.parametrize(
+    ("locale", "phrase"),
+    [
+        ("en", "You have 9 recovery codes left."),
+        ("fr", "Il vous reste 9 codes de récupération."),
+        ("es", "Te quedan 9 códigos de recuperación."),
+    ],
+)
+def test_recovery_code_used_shows_how_many_codes_are_left(
+    renderer: Renderer, locale: str, phrase: str
+) -> None:
+    mail = renderer.render("recovery_code_used", locale, context_for("recovery_code_used"))
+
+    assert phrase in mail.text
+    # The HTML bolds the count, so compare the readable text.
+    assert phrase in re.sub(r"<[^>]+>", "", mail.html)
+
+
+LOW_ON_CODES_ADVICE = {
+    "en": "Make a new set of recovery codes now",
+    "fr": "Générez dès maintenant une nouvelle série de codes de récupération",
+    "es": "Genera ahora mismo un nuevo conjunto de códigos de recuperación",
+}
+
+
+@pytest.mark.parametrize("remaining", ["0", "1"])
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_recovery_code_used_urges_a_new_set_when_codes_run_low(
+    renderer: Renderer, locale: str, remaining: str
+) -> None:
+    context = context_for("recovery_code_used", details={"remaining": remaining})
+    mail = renderer.render("recovery_code_used", locale, context)
+
+    assert LOW_ON_CODES_ADVICE[locale] in mail.text
+    assert LOW_ON_CODES_ADVICE[locale] in mail.html
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_recovery_code_used_does_not_urge_a_new_set_while_codes_remain(
+    renderer: Renderer, locale: str
+) -> None:
+    mail = renderer.render("recovery_code_used", locale, context_for("recovery_code_used"))
+
+    assert LOW_ON_CODES_ADVICE[locale] not in mail.text
+    assert LOW_ON_CODES_ADVICE[locale] not in mail.html
+
+
+def test_recovery_code_used_names_the_last_code_in_the_singular(renderer: Renderer) -> None:
+    context = context_for("recovery_code_used", details={"remaining": "1"})
+    mail = renderer.render("recovery_code_used", "en", context)
+
+    assert "You have only 1 recovery code left." in mail.text
+    assert "1 recovery code</strong> left" in mail.html
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_recovery_codes_generated_gives_the_count_and_says_old_codes_stopped_working(
+    renderer: Renderer, locale: str
+) -> None:
+    mail = renderer.render(
+        "recovery_codes_generated", locale, context_for("recovery_codes_generated")
+    )
+    stopped = {
+        "en": "Every recovery code you had before has stopped working.",
+        "fr": "Tous vos anciens codes de récupération ont cessé de fonctionner.",
+        "es": "Todos tus códigos de recuperación anteriores han dejado de funcionar.",
+    }[locale]
+
+    assert "10" in mail.text
+    assert "<strong>10</strong>" in mail.html
+    assert stopped in mail.text
+    assert stopped in mail.html
+
+
+def test_recovery_notices_without_their_numbers_still_read_well(renderer: Renderer) -> None:
+    generated = renderer.render(
+        "recovery_codes_generated", "en", context_for("recovery_codes_generated", details={})
+    )
+    used = renderer.render(
+        "recovery_code_used", "en", context_for("recovery_code_used", details={})
+    )
+
+    assert "a new set of recovery codes was created" in generated.text
+    assert "You have" not in used.text
+    assert "You have" not in used.html
+    assert LOW_ON_CODES_ADVICE["en"] not in used.text
+    assert "You can make a new set at any time" in used.text
+
+
+def test_authenticator_enabled_notice_says_how_to_remove_the_app(renderer: Renderer) -> None:
+    mail = renderer.render("totp_enabled", "en", context_for("totp_enabled"))
+
+    assert "6-digit code" in mail.text
+    assert "Security tab and remove the authenticator app" in mail.text
+    assert "Change it now" in mail.text
+
+
+def test_authenticator_disabled_notice_says_codes_come_by_email(renderer: Renderer) -> None:
+    mail = renderer.render("totp_disabled", "en", context_for("totp_disabled"))
+
+    assert "verification codes come by email only" in mail.text
+    assert "Change your password now" in mail.html
+
+
+@pytest.mark.parametrize("kind", NEW_SECURITY_NOTICES)
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_new_notice_subjects_carry_no_details(renderer: Renderer, kind: str, locale: str) -> None:
+    subject = renderer.render(kind, locale, context_for(kind)).subject
+
+    assert not re.search(r"\d", subject)
+    assert "203.0.113.7" not in subject
+    assert "Firefox" not in subject
 
 
 def test_time_filters_convert_to_utc_and_refuse_naive_datetimes() -> None:
