@@ -13,7 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.metrics import Metrics
-from api.service import InvalidCodeFormat
+from api.outcomes import InvalidCodeFormat
 from shared.errors import (
     AccountLocked,
     AccountNotFound,

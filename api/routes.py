@@ -158,7 +158,7 @@ def build_v1(auth: Any) -> APIRouter:
     )
     async def enrol_totp(account_id: AccountId, twostep: Service) -> TotpEnrolment:
         """Start setting up an authenticator app. Nothing changes until it is confirmed."""
-        return await twostep.enrol_totp(account_id)
+        return await twostep.authenticators.enrol_totp(account_id)
 
     @v1.post(
         "/accounts/{account_id}/totp/confirm",
@@ -167,11 +167,12 @@ def build_v1(auth: Any) -> APIRouter:
     )
     async def confirm_totp(account_id: AccountId, body: CodeIn, twostep: Service) -> AccountView:
         """A code from the app turns it on (and replaces an app set up before)."""
-        return await twostep.confirm_totp(account_id, body.code, body.client)
+        await twostep.authenticators.confirm_totp(account_id, body.code, body.client)
+        return await twostep.get_account(account_id)
 
     @v1.delete("/accounts/{account_id}/totp", status_code=204, responses=_problems(404))
     async def disable_totp(account_id: AccountId, twostep: Service) -> Response:
-        await twostep.disable_totp(account_id, None)
+        await twostep.authenticators.disable_totp(account_id, None)
         return Response(status_code=204)
 
     @v1.post(
@@ -187,7 +188,8 @@ def build_v1(auth: Any) -> APIRouter:
     ) -> RecoveryCodes:
         """Ten new single-use codes, shown this once; every earlier code stops working."""
         client = body.client if body else None
-        return RecoveryCodes(codes=await twostep.new_recovery_codes(account_id, client))
+        codes = await twostep.authenticators.new_recovery_codes(account_id, client)
+        return RecoveryCodes(codes=codes)
 
     return v1
 

@@ -1,0 +1,139 @@
+"""Authenticator apps (TOTP) and recovery codes, and turning what was typed into what is checked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from api.outbox import Outbox, Seen
+from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refusal
+from api.qrcode import qr_svg
+from api.schemas import Client, TotpEnrolment
+from shared import codes, totp
+from shared.crypto import Sealer, derive_key
+from shared.errors import AccountNotFound, EnrolmentNotFound
+from shared.jobs import (
+    NOTICE_RECOVERY_CODES_GENERATED,
+    NOTICE_TOTP_DISABLED,
+    NOTICE_TOTP_ENABLED,
+)
+from shared.keys import account_tag, tag_of_challenge
+from shared.settings import Settings
+from shared.store import Store
+
+Clock = Callable[[], float]
+
+# How long a new authenticator secret waits for its first code before it is forgotten.
+ENROLMENT_SECONDS = 900
+
+
+def totp_context(tag: str) -> str:
+    """What a sealed TOTP secret is bound to: its account, so it cannot be moved to another."""
+    return f"totp:{tag}"
+
+
+class Authenticators:
+    """The keys behind every kind of code, and the TOTP and recovery-code use cases."""
+
+    def __init__(self, settings: Settings, store: Store, outbox: Outbox, clock: Clock) -> None:
+        self.settings = settings
+        self.store = store
+        self.outbox = outbox
+        self.clock = clock
+        secret = settings.secret_key.get_secret_value()
+        previous = settings.previous_secrets
+        self.digest_key = derive_key(secret, "code-digest")
+        self._recovery_keys = [derive_key(each, "recovery-digest") for each in (secret, *previous)]
+        self._totp_sealer = Sealer(secret, "totp-secret", previous)
+
+    async def candidates(
+        self, challenge_id: str, code: str, method: str, now: float
+    ) -> tuple[list[str], int | None]:
+        """What the verify script compares: digests of the typed code, or the TOTP step."""
+        if method == "email":
+            cleaned = codes.clean_email_code(code)
+            if cleaned is None:
+                raise InvalidCodeFormat(SIX_DIGITS)
+            return [codes.code_digest(self.digest_key, challenge_id, cleaned)], None
+        if method == "recovery_code":
+            recovery = codes.clean_recovery_code(code)
+            if recovery is None:
+                raise InvalidCodeFormat(RECOVERY_FORMAT)
+            return [codes.recovery_digest(key, recovery) for key in self._recovery_keys], None
+        cleaned = totp.clean_code(code)
+        if cleaned is None:
+            raise InvalidCodeFormat(SIX_DIGITS)
+        sealed = await self.store.sealed_totp_of_challenge(challenge_id)
+        if sealed is None:
+            return [], None  # the script answers: no such challenge, or no authenticator app
+        tag = tag_of_challenge(challenge_id) or ""
+        secret = self._totp_sealer.open(sealed, totp_context(tag))
+        return [], totp.matching_step(secret, cleaned, now)
+
+    # Authenticator apps (TOTP)
+
+    async def enrol_totp(self, account_id: str) -> TotpEnrolment:
+        now = self.clock()
+        profile = await self.store.get_profile(account_id, now)
+        if profile is None:
+            raise AccountNotFound()
+        secret = totp.new_secret()
+        sealed = self._totp_sealer.seal(secret, totp_context(account_tag(account_id)))
+        pending_seconds = ENROLMENT_SECONDS
+        if not await self.store.enrol_totp(
+            account_id, sealed, now + pending_seconds, pending_seconds
+        ):
+            raise AccountNotFound()
+        uri = totp.provisioning_uri(secret, profile.email, self.settings.issuer)
+        return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=qr_svg(uri))
+
+    async def confirm_totp(self, account_id: str, code: str, client: Client | None) -> None:
+        cleaned = totp.clean_code(code)
+        if cleaned is None:
+            raise InvalidCodeFormat(SIX_DIGITS)
+        now = self.clock()
+        sealed = await self.store.pending_totp(account_id)
+        if sealed is None:
+            if await self.store.get_profile(account_id, now) is None:
+                raise AccountNotFound()
+            raise EnrolmentNotFound()
+        secret = self._totp_sealer.open(sealed, totp_context(account_tag(account_id)))
+        step = totp.matching_step(secret, cleaned, now)
+        outcome = await self.store.confirm_totp(
+            account_id, sealed, step, now, self.settings.max_attempts
+        )
+        if outcome.status == "not_found":
+            raise EnrolmentNotFound()
+        refused = refusal(outcome)
+        if refused is not None:
+            raise refused
+        _changed, email, locale = outcome.values
+        await self.outbox.notice(NOTICE_TOTP_ENABLED, email, locale, now, Seen.of(client))
+
+    async def disable_totp(self, account_id: str, client: Client | None) -> None:
+        outcome = await self.store.disable_totp(account_id)
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        changed, email, locale = outcome.values
+        if changed == "1":
+            await self.outbox.notice(
+                NOTICE_TOTP_DISABLED, email, locale, self.clock(), Seen.of(client)
+            )
+
+    # Recovery codes
+
+    async def new_recovery_codes(self, account_id: str, client: Client | None) -> list[str]:
+        made = [codes.new_recovery_code() for _ in range(codes.RECOVERY_CODES_PER_SET)]
+        digests = [
+            codes.recovery_digest(self._recovery_keys[0], codes.clean_recovery_code(code) or "")
+            for code in made
+        ]
+        outcome = await self.store.replace_recovery_codes(account_id, digests)
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        email, locale = outcome.values
+        details = {"count": str(len(made))}
+        now = self.clock()
+        await self.outbox.notice(
+            NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, Seen.of(client), details
+        )
+        return made

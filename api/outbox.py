@@ -1,0 +1,84 @@
+"""The mail the use cases send: the sealed "send code" job and the security notices."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from api.mailqueue import MailQueue
+from api.metrics import Metrics
+from api.schemas import Client
+from api.useragent import browser_label
+from shared.crypto import Sealer
+from shared.jobs import CodeJob, NoticeJob, code_seal_context
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What the portal told us of the end user's browser, cleaned up."""
+
+    ip: str
+    label: str
+
+    @classmethod
+    def of(cls, client: Client | None) -> Seen:
+        if client is None:
+            return cls("", "")
+        ip = str(client.ip) if client.ip is not None else ""
+        label = browser_label(client.user_agent) if client.user_agent else ""
+        return cls(ip, label)
+
+
+class Outbox:
+    """Builds mail jobs and publishes them; codes leave here sealed, never in clear."""
+
+    def __init__(self, mail: MailQueue, metrics: Metrics, sealer: Sealer) -> None:
+        self.mail = mail
+        self.metrics = metrics
+        self._sealer = sealer
+
+    async def code(
+        self,
+        challenge_id: str,
+        send_no: int,
+        email: str,
+        locale: str,
+        code: str,
+        expires_at: float,
+        seen: Seen,
+    ) -> None:
+        sealed = self._sealer.seal(code, code_seal_context(challenge_id, send_no))
+        job = CodeJob(
+            challenge_id=challenge_id,
+            send_no=send_no,
+            to=email,
+            locale=locale,
+            sealed_code=sealed,
+            expires_at=expires_at,
+            client_ip=seen.ip or None,
+            client_label=seen.label or None,
+        )
+        await self.mail.publish_code(job)
+        self.metrics.jobs.labels("code").inc()
+
+    async def notice(
+        self,
+        kind: str,
+        email: str,
+        locale: str,
+        now: float,
+        seen: Seen,
+        details: dict[str, str] | None = None,
+    ) -> None:
+        job = NoticeJob(
+            notice_id=uuid.uuid4().hex,
+            kind=kind,
+            to=email,
+            locale=locale,
+            occurred_at=now,
+            client_ip=seen.ip or None,
+            client_label=seen.label or None,
+            details=details or {},
+        )
+        await self.mail.publish_notice(job)
+        self.metrics.jobs.labels(kind).inc()
