@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from api.outbox import Outbox, Seen
@@ -9,8 +10,8 @@ from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refusal
 from api.qrcode import qr_svg
 from api.schemas import Client, TotpEnrolment
 from shared import codes, totp
-from shared.crypto import Sealer, derive_key
-from shared.errors import AccountNotFound, EnrolmentNotFound
+from shared.crypto import Sealer, SealError, derive_key
+from shared.errors import AccountNotFound, EnrolmentNotFound, MethodNotAvailable
 from shared.jobs import (
     NOTICE_RECOVERY_CODES_GENERATED,
     NOTICE_TOTP_DISABLED,
@@ -21,6 +22,7 @@ from shared.settings import Settings
 from shared.store import Store
 
 Clock = Callable[[], float]
+log = logging.getLogger("twostep.api")
 
 # How long a new authenticator secret waits for its first code before it is forgotten.
 ENROLMENT_SECONDS = 900
@@ -66,8 +68,21 @@ class Authenticators:
         if sealed is None:
             return [], None  # the script answers: no such challenge, or no authenticator app
         tag = tag_of_challenge(challenge_id) or ""
-        secret = self._totp_sealer.open(sealed, totp_context(tag))
-        return [], totp.matching_step(secret, cleaned, now)
+        secret = self._open_totp(sealed, tag)
+        step = totp.matching_step(secret, cleaned, now)
+        if step is not None and not self._totp_sealer.is_current(sealed):
+            # Sealed under a previous key: move it to the current one while we hold it.
+            resealed = self._totp_sealer.seal(secret, totp_context(tag))
+            await self.store.reseal_totp(tag, sealed, resealed)
+        return [], step
+
+    def _open_totp(self, sealed: str, tag: str) -> str:
+        try:
+            return self._totp_sealer.open(sealed, totp_context(tag))
+        except SealError:
+            # Its key is gone from TWOSTEP_PREVIOUS_SECRET_KEYS: the app cannot be used.
+            log.error("a TOTP secret is sealed with a key this service no longer has")
+            raise MethodNotAvailable("the authenticator app must be set up again") from None
 
     # Authenticator apps (TOTP)
 
@@ -96,7 +111,10 @@ class Authenticators:
             if await self.store.get_profile(account_id, now) is None:
                 raise AccountNotFound()
             raise EnrolmentNotFound()
-        secret = self._totp_sealer.open(sealed, totp_context(account_tag(account_id)))
+        try:
+            secret = self._totp_sealer.open(sealed, totp_context(account_tag(account_id)))
+        except SealError:
+            raise EnrolmentNotFound() from None  # sealed with a key that was dropped since
         step = totp.matching_step(secret, cleaned, now)
         outcome = await self.store.confirm_totp(
             account_id, sealed, step, now, self.settings.max_attempts

@@ -45,6 +45,10 @@ class Sealer:
             self._keys.setdefault(key_id, AESGCM(key))
         self.key_id = next(iter(self._keys))
 
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` was sealed with the current key (not a previous one)."""
+        return token.partition(".")[0] == self.key_id
+
     def seal(self, plaintext: str, context: str) -> str:
         nonce = os.urandom(12)
         sealed = self._keys[self.key_id].encrypt(

@@ -23,6 +23,7 @@ NAMES = (
     "totp_confirm",
     "totp_disable",
     "recovery_replace",
+    "totp_reseal",
 )
 
 

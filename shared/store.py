@@ -320,6 +320,11 @@ class Store:
         )
         return _outcome(raw).status == "ok"
 
+    async def reseal_totp(self, tag: str, old: str, new: str) -> bool:
+        """Replace the active sealed secret, unless it changed meanwhile."""
+        key = AccountKeys(tag).totp
+        return bool(int(await self._run("totp_reseal", [key], [old, new])))
+
     async def pending_totp(self, account_id: str) -> str | None:
         return _text(await self.redis.hget(AccountKeys.of(account_id).totp, "pending"))
 

@@ -1,0 +1,179 @@
+"""What every page handler gets: the portal's parts, the gates, CSRF, and page rendering."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from examples.portal import locales, session
+from examples.portal.security import is_secure
+from examples.portal.settings import PortalSettings, User
+from examples.portal.twostep import Client, Twostep
+
+TEMPLATES = Path(__file__).parent / "templates"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# One environment per process: the templates are package files, compiled once.
+_TEMPLATES = Environment(
+    loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
+)
+
+
+@dataclass(frozen=True)
+class Portal:
+    settings: PortalSettings
+    twostep: Twostep
+    clock: Callable[[], float]
+    templates: Environment
+
+    @classmethod
+    def build(
+        cls, settings: PortalSettings, twostep: Twostep, clock: Callable[[], float]
+    ) -> Portal:
+        return cls(settings, twostep, clock, _TEMPLATES)
+
+    def seconds_until(self, rfc3339: str | None) -> int:
+        """Whole seconds from now until an API time, rounded up; 0 once it has passed."""
+        if not rfc3339:
+            return 0
+        moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
+        return max(0, math.ceil(moment - self.clock()))
+
+
+def portal_of(request: Request) -> Portal:
+    portal: Portal = request.app.state.portal
+    return portal
+
+
+PortalDep = Annotated[Portal, Depends(portal_of)]
+
+
+class Redirect(Exception):  # control flow, not an error
+    """Answer with a 303 to ``location``: raised by the gates below."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+class CsrfMismatch(Exception):
+    """A form came without this session's CSRF token."""
+
+
+async def require_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    if not session.csrf_matches(request, csrf_token):
+        raise CsrfMismatch
+
+
+Csrf = Depends(require_csrf)
+
+
+def signed_in_user(request: Request, portal: PortalDep) -> User:
+    """The signed-in user; a half-done sign-in may only see the two-step page."""
+    if session.pending(request) is not None:
+        raise Redirect("/two-step")
+    account_id = session.signed_in(request)
+    user = portal.settings.user_by_account(account_id) if account_id else None
+    if user is None:
+        raise Redirect("/signin")
+    return user
+
+
+def pending_login(request: Request) -> session.PendingLogin:
+    login = session.pending(request)
+    if login is None:
+        raise Redirect("/" if session.signed_in(request) else "/signin")
+    return login
+
+
+SignedIn = Annotated[User, Depends(signed_in_user)]
+Pending = Annotated[session.PendingLogin, Depends(pending_login)]
+
+
+def client_of(request: Request) -> Client:
+    """The browser as twostep wants it: a valid IP or none, a one-line User-Agent."""
+    ip: str | None = None
+    if request.client is not None:
+        try:
+            ip = str(ipaddress.ip_address(request.client.host))
+        except ValueError:
+            ip = None
+    agent = _CONTROL.sub("", request.headers.get("user-agent", ""))[:512] or None
+    return Client(ip=ip, user_agent=agent)
+
+
+def secure_request(request: Request, portal: Portal) -> bool:
+    return is_secure(request.scope, portal.settings.secure_cookies)
+
+
+def language(request: Request, portal: Portal) -> str:
+    """``?lang=`` (remembered), else the user's locale, else the browser's, else English."""
+    chosen = locales.supported(request.query_params.get("lang"))
+    if chosen:
+        request.session["lang"] = chosen
+        return chosen
+    remembered = locales.supported(request.session.get("lang"))
+    if remembered:
+        return remembered
+    login = session.pending(request)
+    account_id = login.account_id if login else session.signed_in(request)
+    user = portal.settings.user_by_account(account_id) if account_id else None
+    if user is not None:
+        return user.locale
+    return locales.negotiate(request.headers.get("accept-language")) or locales.DEFAULT
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    status_code: int = 200,
+    message: session.Flash | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    portal = portal_of(request)
+    lang = language(request, portal)
+    t = locales.Translator(lang)
+    note = message or session.pop_flash(request)
+    text: Markup | None = None
+    if note is not None:
+        if note.count is not None:
+            text = t.plural(note.key, note.count, **note.params)
+        else:
+            text = t(note.key, **note.params)
+    html = portal.templates.get_template(template).render(
+        request=request,
+        lang=lang,
+        languages=locales.NAMES,
+        t=t,
+        csrf_token=session.csrf_token(request),
+        nonce=request.state.csp_nonce,
+        message=text,
+        message_kind=note.kind if note else "info",
+        **context,
+    )
+    return HTMLResponse(html, status_code=status_code)
+
+
+def minutes(seconds: int | None) -> int:
+    """A wait in whole minutes, at least one, for messages."""
+    return max(1, math.ceil((seconds or 60) / 60))
+
+
+def when(rfc3339: str) -> str:
+    """An API time as people read it, in UTC: ``2027-01-15 08:00 UTC``."""
+    try:
+        moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(UTC)
+    except ValueError:
+        return rfc3339
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,222 @@
+"""The sign-in pages: password, then the second step (email code, app code or recovery code)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
+
+from examples.portal import session
+from examples.portal.context import (
+    Csrf,
+    Pending,
+    PortalDep,
+    client_of,
+    minutes,
+    render,
+    secure_request,
+)
+from examples.portal.passwords import verify_password
+from examples.portal.twostep import Login, Problem, Unavailable
+
+router = APIRouter()
+
+TRUSTED_COOKIE = "twostep_tb"
+# Locks and expiries end the login: the user starts again from the password.
+_ENDS_LOGIN = {"too_many_attempts": "too_many_attempts", "challenge_not_found": "code_expired"}
+
+
+def _see(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303)
+
+
+def _restart(request: Request, key: str, minutes: int | None = None) -> RedirectResponse:
+    session.start_over(request)
+    if minutes is None:
+        session.flash(request, key, "error")
+    else:
+        session.flash(request, key, "error", minutes=minutes)
+    return _see("/signin")
+
+
+@router.get("/signin")
+async def signin_page(request: Request) -> Response:
+    if session.pending(request) is not None:
+        return _see("/two-step")
+    if session.signed_in(request):
+        return _see("/")
+    return render(request, "signin.html", email="")
+
+
+@router.post("/signin", dependencies=[Csrf])
+async def signin(
+    request: Request,
+    portal: PortalDep,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    email = email[:254]
+    user = portal.settings.user_by_email(email)
+    # Hash even for an unknown email (against a decoy) so timing does not tell which it was.
+    hashed = user.password_hash if user else None
+    # Bound the work an anonymous request can ask of scrypt.
+    right = await asyncio.to_thread(verify_password, password[:1024], hashed)
+    if not right or user is None or len(password) > 1024:
+        message = session.Flash(key="bad_password", kind="error")
+        return render(request, "signin.html", status_code=401, message=message, email=email)
+
+    client = client_of(request)
+    token = request.cookies.get(TRUSTED_COOKIE) or None
+    try:
+        # The portal owns the profile: putting it at each sign-in keeps twostep in step.
+        await portal.twostep.put_account(user.account_id, user.email, user.locale)
+        login = await portal.twostep.start_login(user.account_id, token, client)
+    except Problem as exc:
+        if exc.code not in ("account_locked", "send_limit"):
+            raise
+        note = session.Flash(
+            key=exc.code, kind="error", params={"minutes": minutes(exc.retry_after)}
+        )
+        return render(request, "signin.html", status_code=429, message=note, email=email)
+    if login.status == "not_required":
+        session.sign_in(request, user.account_id)
+        return _see("/")
+    session.start_over(request)
+    _remember(request, user.account_id, login)
+    return _see("/two-step")
+
+
+def _remember(request: Request, account_id: str, login: Login) -> None:
+    if login.challenge_id is None:
+        raise Unavailable("start_login")
+    session.set_pending(
+        request,
+        session.PendingLogin(
+            account_id=account_id,
+            challenge_id=login.challenge_id,
+            method=login.method or "email",
+            methods=login.methods or ["email"],
+            sent_to=login.sent_to,
+        ),
+    )
+
+
+@router.get("/two-step")
+async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> Response:
+    try:
+        challenge = await portal.twostep.get_challenge(login.challenge_id)
+    except Problem as exc:
+        if exc.code == "challenge_not_found":
+            return _restart(request, "code_expired")
+        raise
+    if challenge.status != "pending":
+        return _restart(request, "too_many_attempts")
+    expires_in = portal.seconds_until(challenge.expires_at)
+    wait = portal.seconds_until(challenge.resend_available_at)
+    # Rendered by the server, so the page is right without JS; the inline script counts down.
+    countdown = Markup('<span id="resend-countdown" data-seconds="{0}">{0}</span>').format(wait)
+    return render(
+        request,
+        "two_step.html",
+        login=login,
+        expires_minutes=max(1, math.ceil(expires_in / 60)),
+        resend_seconds=wait,
+        countdown=countdown,
+    )
+
+
+@router.post("/two-step", dependencies=[Csrf])
+async def verify(
+    request: Request,
+    portal: PortalDep,
+    login: Pending,
+    code: Annotated[str, Form()] = "",
+    remember_browser: Annotated[str | None, Form()] = None,
+) -> Response:
+    if not code.strip():
+        session.flash(request, "code_missing", "error")
+        return _see("/two-step")
+    if len(code) > 64:
+        return _verify_refused(request, login, Problem(422, "validation_error", None, None))
+    try:
+        verified = await portal.twostep.verify(
+            login.challenge_id, code, login.method, remember_browser is not None, client_of(request)
+        )
+    except Problem as exc:
+        return _verify_refused(request, login, exc)
+    session.sign_in(request, login.account_id)
+    response = _see("/")
+    grant = verified.trusted_browser
+    if grant is not None:
+        response.set_cookie(
+            TRUSTED_COOKIE,
+            grant.token,
+            max_age=portal.seconds_until(grant.expires_at),
+            path="/",
+            secure=secure_request(request, portal),
+            httponly=True,
+            # Starlette passes the value through; "Lax" is how browsers and the RFC spell it.
+            samesite="Lax",  # type: ignore[arg-type]
+        )
+    return response
+
+
+def _verify_refused(request: Request, login: session.PendingLogin, exc: Problem) -> Response:
+    if exc.code in _ENDS_LOGIN:
+        return _restart(request, _ENDS_LOGIN[exc.code])
+    if exc.code == "account_locked":
+        return _restart(request, "account_locked", minutes=minutes(exc.retry_after))
+    if exc.code == "invalid_code":
+        session.flash(request, "wrong_code", "error", count=exc.attempts_left or 0)
+    elif exc.code == "validation_error":
+        key = "recovery_format" if login.method == "recovery_code" else "code_format"
+        session.flash(request, key, "error")
+    elif exc.code == "method_not_available":
+        session.set_pending(request, login.model_copy(update={"method": "email"}))
+        session.flash(request, "method_unavailable", "error")
+    else:
+        raise exc
+    return _see("/two-step")
+
+
+@router.post("/two-step/resend", dependencies=[Csrf])
+async def resend(request: Request, portal: PortalDep, login: Pending) -> Response:
+    try:
+        again = await portal.twostep.resend(login.challenge_id, client_of(request))
+    except Problem as exc:
+        if exc.code in _ENDS_LOGIN:
+            return _restart(request, _ENDS_LOGIN[exc.code])
+        if exc.code == "resend_too_soon":
+            session.flash(request, "resend_too_soon", "error", seconds=exc.retry_after or 1)
+        elif exc.code == "send_limit":
+            session.flash(request, "send_limit", "error", minutes=minutes(exc.retry_after))
+        else:
+            raise
+        return _see("/two-step")
+    update = {"method": "email", "sent_to": again.sent_to or login.sent_to}
+    session.set_pending(request, login.model_copy(update=update))
+    session.flash(request, "resent", address=again.sent_to or "")
+    return _see("/two-step")
+
+
+@router.post("/two-step/method", dependencies=[Csrf])
+async def switch_method(
+    request: Request,
+    login: Pending,
+    method: Annotated[str, Form()] = "email",
+) -> Response:
+    # Switching is only a change of form: the verify call names the method.
+    if method in ("email", "totp", "recovery_code") and method in login.methods:
+        session.set_pending(request, login.model_copy(update={"method": method}))
+    return _see("/two-step")
+
+
+@router.post("/sign-out", dependencies=[Csrf])
+async def sign_out(request: Request) -> Response:
+    session.start_over(request)
+    session.flash(request, "signed_out")
+    return _see("/signin")

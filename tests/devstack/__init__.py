@@ -1,0 +1,1 @@
+"""Tests of the one-command development stack (devstack)."""

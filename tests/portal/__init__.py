@@ -1,0 +1,1 @@
+"""Tests of the reference portal, run against the twostep API in process."""

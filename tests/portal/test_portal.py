@@ -1,0 +1,462 @@
+"""The reference portal, driven like a browser, against the twostep API in process."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import fakeredis
+import httpx
+import pyotp
+import pytest
+
+from api.main import create_app as create_twostep
+from examples.portal.app import create_app
+from examples.portal.catalogue import CATALOGUE
+from examples.portal.locales import negotiate
+from examples.portal.passwords import hash_password, verify_password
+from examples.portal.settings import DEMO_PASSWORD_HASH, PortalSettings
+from tests.conftest import FakeClock, RecordingMailQueue, code_of, make_settings
+from tests.processes import API_KEY
+
+PASSWORD = "correct horse battery staple"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+SESSION_SECRET = "portal-test-session-secret-0123456789abcdef"
+
+
+def portal_settings() -> PortalSettings:
+    return PortalSettings(
+        twostep_url="http://twostep.test",
+        twostep_api_key=API_KEY,
+        session_secret=SESSION_SECRET,
+    )
+
+
+@dataclass
+class Stack:
+    browser: httpx.AsyncClient
+    mail: RecordingMailQueue
+    clock: FakeClock
+    portal_transport: httpx.ASGITransport
+
+    def browser_at(self, base_url: str) -> httpx.AsyncClient:
+        """Another browser (its own cookie jar) on the same portal."""
+        return httpx.AsyncClient(
+            transport=self.portal_transport,
+            base_url=base_url,
+            follow_redirects=True,
+            headers={"User-Agent": FIREFOX},
+        )
+
+
+@pytest.fixture
+async def stack() -> AsyncIterator[Stack]:
+    clock = FakeClock()
+    mail = RecordingMailQueue()
+    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    twostep = create_twostep(make_settings(), redis=redis, broker=redis, mail=mail, clock=clock)
+    portal = create_app(
+        portal_settings(), twostep_transport=httpx.ASGITransport(app=twostep), clock=clock
+    )
+    transport = httpx.ASGITransport(app=portal)
+    stack = Stack(httpx.AsyncClient(), mail, clock, transport)
+    async with stack.browser_at("http://portal.test") as browser:
+        stack.browser = browser
+        yield stack
+    await portal.state.portal.twostep.aclose()
+    await redis.aclose()
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF field on the page"
+    return match.group(1)
+
+
+def message_of(html: str) -> str:
+    match = re.search(r'id="message"[^>]*>([^<]*)<', html)
+    return match.group(1) if match else ""
+
+
+async def post(browser: httpx.AsyncClient, page: str, action: str, **data: str) -> httpx.Response:
+    """Submit a form of ``page`` (fetched first, for its CSRF token)."""
+    html = (await browser.get(page)).text
+    return await browser.post(action, data={"csrf_token": csrf_of(html), **data})
+
+
+async def sign_in(browser: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
+    return await post(browser, "/signin", "/signin", email="ada@example.com", password=password)
+
+
+async def sign_out(browser: httpx.AsyncClient) -> None:
+    response = await post(browser, "/", "/sign-out")
+    assert response.url.path == "/signin"
+
+
+async def enable_two_step(browser: httpx.AsyncClient) -> httpx.Response:
+    await sign_in(browser)
+    response = await post(
+        browser, "/settings/security", "/settings/security/two-step", enabled="on"
+    )
+    await sign_out(browser)
+    return response
+
+
+async def verify(stack: Stack, remember: bool = False, code: str | None = None) -> httpx.Response:
+    code = code if code is not None else code_of(stack.mail.codes[-1])
+    data = {"code": code, **({"remember_browser": "on"} if remember else {})}
+    return await post(stack.browser, "/two-step", "/two-step", **data)
+
+
+def wrong(code: str) -> str:
+    return "999999" if code != "999999" else "111111"
+
+
+async def test_wrong_password_stays_on_sign_in(stack: Stack) -> None:
+    response = await sign_in(stack.browser, "Tr0ub4dor&3")
+    assert response.status_code == 401
+    assert message_of(response.text) == "Wrong email or password."
+    assert (await stack.browser.get("/", follow_redirects=False)).headers["location"] == "/signin"
+
+
+async def test_unknown_email_is_refused_like_a_wrong_password(stack: Stack) -> None:
+    html = (await stack.browser.get("/signin")).text
+    response = await stack.browser.post(
+        "/signin",
+        data={"csrf_token": csrf_of(html), "email": "eve@example.com", "password": PASSWORD},
+    )
+    assert response.status_code == 401
+    assert message_of(response.text) == "Wrong email or password."
+
+
+async def test_sign_in_with_two_step_off_goes_home(stack: Stack) -> None:
+    response = await sign_in(stack.browser)
+    assert response.url.path == "/"
+    assert "Signed in as Ada Lovelace (ada@example.com)" in response.text
+    assert 'id="sign-out"' in response.text
+    assert stack.mail.codes == []
+
+
+async def test_apply_enables_two_step_and_sign_in_asks_for_a_code(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    page = (await stack.browser.get("/settings/security")).text
+    assert re.search(r'id="enabled" name="enabled" type="checkbox" value="on">', page)
+    assert "Nothing changes until you click Apply." in page
+
+    applied = await post(
+        stack.browser, "/settings/security", "/settings/security/two-step", enabled="on"
+    )
+    assert applied.url.path == "/settings/security"
+    assert message_of(applied.text) == "Two-step verification is now on."
+    assert re.search(
+        r'id="enabled" name="enabled" type="checkbox" value="on" checked>', applied.text
+    )
+    await sign_out(stack.browser)
+
+    response = await sign_in(stack.browser)
+    assert response.url.path == "/two-step"
+    assert "We sent a 6-digit code to a**@example.com. It expires in 15 minutes." in response.text
+    assert 'inputmode="numeric"' in response.text
+    assert 'autocomplete="one-time-code"' in response.text
+    assert "Don&#39;t ask again on this browser" in response.text
+    assert len(stack.mail.codes) == 1
+
+
+async def test_wrong_code_says_how_many_tries_are_left(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    response = await verify(stack, code=wrong(code_of(stack.mail.codes[-1])))
+    assert response.url.path == "/two-step"
+    assert message_of(response.text) == "Wrong code. 4 tries left."
+
+
+async def test_too_many_wrong_codes_end_the_login(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    bad = wrong(code_of(stack.mail.codes[-1]))
+    for _ in range(4):
+        await verify(stack, code=bad)
+    response = await verify(stack, code=bad)
+    assert response.url.path == "/signin"
+    assert message_of(response.text) == "Too many wrong codes. Sign in again."
+
+
+async def test_expired_code_sends_the_user_back_to_sign_in(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    page = (await sign_in(stack.browser)).text
+    stack.clock.advance(15 * 60 + 1)
+    response = await stack.browser.post(
+        "/two-step", data={"csrf_token": csrf_of(page), "code": code_of(stack.mail.codes[-1])}
+    )
+    assert response.url.path == "/signin"
+    assert message_of(response.text) == "This code has expired. Sign in again."
+
+
+async def test_two_step_page_of_an_expired_code_sends_the_user_back(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    stack.clock.advance(15 * 60 + 1)
+    response = await stack.browser.get("/two-step")
+    assert response.url.path == "/signin"
+    assert message_of(response.text) == "This code has expired. Sign in again."
+
+
+async def test_right_code_with_remember_sets_a_trusted_cookie_and_skips_next_time(
+    stack: Stack,
+) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    response = await verify(stack, remember=True)
+    assert response.url.path == "/"
+    assert "Signed in as Ada Lovelace" in response.text
+    cookies = response.history[0].headers.get_list("set-cookie")
+    trusted = next(cookie for cookie in cookies if cookie.startswith("twostep_tb="))
+    assert "HttpOnly" in trusted
+    assert "SameSite=Lax" in trusted
+    assert "Path=/" in trusted
+    assert "Max-Age=2592000" in trusted  # 30 days, as twostep said
+    assert "Secure" not in trusted  # plain HTTP here
+    await sign_out(stack.browser)
+
+    again = await sign_in(stack.browser)
+    assert again.url.path == "/"
+    assert len(stack.mail.codes) == 1
+
+
+async def test_revoking_the_browser_in_settings_asks_again(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    await verify(stack, remember=True)
+    page = (await stack.browser.get("/settings/security")).text
+    browser_id = re.search(r'data-browser-id="([^"]+)"', page)
+    assert browser_id
+    assert "Firefox on Linux" in page
+    assert "127.0.0.1" in page
+    assert "2027-01-15 08:00 UTC" in page
+    assert 'class="revoke' in page
+
+    revoked = await post(
+        stack.browser,
+        "/settings/security",
+        f"/settings/security/browsers/{browser_id.group(1)}/revoke",
+    )
+    assert "data-browser-id" not in revoked.text
+    assert message_of(revoked.text).startswith("The browser was revoked.")
+    await sign_out(stack.browser)
+
+    response = await sign_in(stack.browser)
+    assert response.url.path == "/two-step"
+
+
+async def test_revoke_all_forgets_every_browser(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    for _ in range(2):
+        await sign_in(stack.browser)
+        await verify(stack, remember=True)
+        stack.browser.cookies.delete("twostep_tb")  # as if it were another browser
+        await sign_out(stack.browser)
+    await sign_in(stack.browser)
+    await verify(stack)
+    page = (await stack.browser.get("/settings/security")).text
+    assert page.count("data-browser-id") == 2
+    response = await post(
+        stack.browser, "/settings/security", "/settings/security/browsers/revoke-all"
+    )
+    assert "data-browser-id" not in response.text
+    assert "No trusted browsers." in response.text
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+async def test_a_form_without_the_right_csrf_token_is_refused(
+    stack: Stack, token: str | None
+) -> None:
+    await stack.browser.get("/signin")
+    data = {"email": "ada@example.com", "password": PASSWORD}
+    if token is not None:
+        data["csrf_token"] = token
+    response = await stack.browser.post("/signin", data=data)
+    assert response.status_code == 403
+    assert "Form expired" in response.text
+    assert (await stack.browser.get("/", follow_redirects=False)).status_code == 303
+
+
+async def test_sign_out_needs_the_csrf_token(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    response = await stack.browser.post("/sign-out", data={"csrf_token": "x" * 43})
+    assert response.status_code == 403
+    assert (await stack.browser.get("/")).url.path == "/"
+
+
+async def test_french_from_accept_language(stack: Stack) -> None:
+    headers = {"Accept-Language": "de-CH, fr-CH;q=0.9, en;q=0.5"}
+    response = await stack.browser.get("/signin", headers=headers)
+    assert '<html lang="fr">' in response.text
+    assert "Se connecter" in response.text
+    assert "Mot de passe" in response.text
+
+
+async def test_lang_parameter_is_remembered(stack: Stack) -> None:
+    await stack.browser.get("/signin?lang=es")
+    response = await stack.browser.get("/signin", headers={"Accept-Language": "fr"})
+    assert '<html lang="es">' in response.text
+    assert "Contraseña" in response.text
+
+
+async def test_half_signed_in_user_only_reaches_the_two_step_page(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    for path in ("/", "/settings/security", "/signin"):
+        response = await stack.browser.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/two-step"
+    forged = await stack.browser.get("/signin", follow_redirects=True)
+    refused = await stack.browser.post(
+        "/settings/security/two-step", data={"csrf_token": csrf_of(forged.text)}
+    )
+    assert refused.url.path == "/two-step"
+
+
+async def test_resend_is_disabled_with_a_countdown_until_allowed(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    page = (await sign_in(stack.browser)).text
+    assert re.search(r'<button id="resend" type="submit" class="link" disabled>', page)
+    assert 'id="resend-countdown" data-seconds="30">30</span>' in page
+    nonce = re.search(r'<script nonce="([^"]+)">', page)
+    assert nonce
+
+    stack.clock.advance(12)
+    page = (await stack.browser.get("/two-step")).text
+    assert 'data-seconds="18">18<' in page
+
+    stack.clock.advance(18)
+    page = (await stack.browser.get("/two-step")).text
+    assert re.search(r'<button id="resend" type="submit" class="link">', page)
+    assert "resend-countdown" not in page
+
+    resent = await post(stack.browser, "/two-step", "/two-step/resend")
+    assert message_of(resent.text).startswith("We sent a new code to a**@example.com.")
+    assert 'id="resend-countdown" data-seconds="60">60<' in resent.text  # cooldown doubled
+    assert len(stack.mail.codes) == 2
+
+    too_soon = await post(stack.browser, "/two-step", "/two-step/resend")
+    assert message_of(too_soon.text) == "Wait 60 s before asking for a new code."
+
+    # The first code died with the resend; the new one works.
+    assert (await verify(stack, code=code_of(stack.mail.codes[0]))).url.path == "/two-step"
+    assert (await verify(stack)).url.path == "/"
+
+
+async def test_pages_carry_security_headers(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    response = await sign_in(stack.browser)
+    nonce = re.search(r'<script nonce="([^"]+)">', response.text)
+    assert nonce
+    csp = response.headers["content-security-policy"]
+    assert f"script-src 'nonce-{nonce.group(1)}'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "same-origin"
+    assert response.headers["cache-control"] == "no-store"
+    css = await stack.browser.get("/static/portal.css")
+    assert css.status_code == 200
+
+
+async def test_cookies_are_secure_over_https(stack: Stack) -> None:
+    async with stack.browser_at("https://portal.test") as browser:
+        response = await sign_in(browser)
+        assert response.url.path == "/"
+        session = response.history[0].headers["set-cookie"]
+        assert session.startswith("portal_session=")
+        assert "secure" in session.lower()
+        assert "httponly" in session.lower()
+        assert "samesite=lax" in session.lower()
+
+
+async def test_authenticator_app_set_up_and_used_at_sign_in(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    started = await post(stack.browser, "/settings/security", "/settings/security/totp")
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', started.text)
+    assert secret
+    assert "<svg" in started.text
+    totp = pyotp.TOTP(secret.group(1))
+    confirmed = await stack.browser.post(
+        "/settings/security/totp/confirm",
+        data={"csrf_token": csrf_of(started.text), "code": totp.at(stack.clock.now)},
+    )
+    assert message_of(confirmed.text) == "Your authenticator app is set up."
+    assert 'id="totp-remove"' in confirmed.text
+    await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+    await sign_out(stack.browser)
+
+    page = await sign_in(stack.browser)
+    assert 'id="use-totp"' in page.text
+    switched = await post(stack.browser, "/two-step", "/two-step/method", method="totp")
+    assert 'id="use-email"' in switched.text
+    assert "authenticator app shows" in switched.text
+    stack.clock.advance(30)  # an app code works once: take the next one
+    response = await verify(stack, code=totp.at(stack.clock.now))
+    assert response.url.path == "/"
+
+
+async def test_recovery_codes_are_shown_once_and_work(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
+    codes = re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', made.text)
+    assert len(codes) == 10
+    assert "they will not be shown again" in made.text
+    page = (await stack.browser.get("/settings/security")).text
+    assert 'class="recovery-code"' not in page
+    assert "You have 10 recovery codes left." in page
+    await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+    await sign_out(stack.browser)
+
+    await sign_in(stack.browser)
+    switched = await post(stack.browser, "/two-step", "/two-step/method", method="recovery_code")
+    assert "Enter one of the recovery codes you saved." in switched.text
+    response = await verify(stack, code=codes[0].upper())
+    assert response.url.path == "/"
+    page = (await stack.browser.get("/settings/security")).text
+    assert "You have 9 recovery codes left." in page
+
+
+async def test_twostep_down_shows_a_friendly_page(caplog: pytest.LogCaptureFixture) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    portal = create_app(portal_settings(), twostep_transport=httpx.MockTransport(refuse))
+    transport = httpx.ASGITransport(app=portal)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://portal.test", follow_redirects=True
+    ) as browser:
+        with caplog.at_level(logging.INFO):
+            response = await sign_in(browser)
+    await portal.state.portal.twostep.aclose()
+    assert response.status_code == 503
+    assert "Two-step service unavailable, try again" in response.text
+    assert "Traceback" not in response.text
+    assert "twostep put_account failed: ConnectError" in caplog.text
+    assert PASSWORD not in caplog.text
+    assert API_KEY not in caplog.text
+
+
+def test_every_locale_has_every_string() -> None:
+    assert set(CATALOGUE["fr"]) == set(CATALOGUE["en"])
+    assert set(CATALOGUE["es"]) == set(CATALOGUE["en"])
+
+
+def test_accept_language_picks_the_best_supported() -> None:
+    assert negotiate("de, es;q=0.8, fr;q=0.9") == "fr"
+    assert negotiate("pt-BR, en-GB;q=0.1") == "en"
+    assert negotiate("fr;q=0, de") is None
+    assert negotiate(None) is None
+
+
+def test_password_hashes() -> None:
+    encoded = hash_password("s3cret")
+    assert encoded.startswith("scrypt$16384$8$1$")
+    assert verify_password("s3cret", encoded)
+    assert not verify_password("s3cret!", encoded)
+    assert not verify_password("anything", None)
+    assert verify_password(PASSWORD, DEMO_PASSWORD_HASH)
