@@ -41,6 +41,8 @@ def create_app(
         logging.basicConfig(
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
         )
+        # httpx logs every request URL at INFO; the portal logs its own failures instead.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     twostep = Twostep(
         settings.twostep_url,
         settings.twostep_api_key.get_secret_value(),

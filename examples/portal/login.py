@@ -113,8 +113,10 @@ async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> 
         if exc.code == "challenge_not_found":
             return _restart(request, "code_expired")
         raise
-    if challenge.status != "pending":
+    if challenge.status == "locked":
         return _restart(request, "too_many_attempts")
+    if challenge.status != "pending":
+        return _restart(request, "code_expired")
     expires_in = portal.seconds_until(challenge.expires_at)
     wait = portal.seconds_until(challenge.resend_available_at)
     # Rendered by the server, so the page is right without JS; the inline script counts down.

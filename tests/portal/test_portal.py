@@ -460,3 +460,32 @@ def test_password_hashes() -> None:
     assert not verify_password("s3cret!", encoded)
     assert not verify_password("anything", None)
     assert verify_password(PASSWORD, DEMO_PASSWORD_HASH)
+
+
+def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    users = (
+        '[{"email": "Grace@Example.com", "password_hash": "' + DEMO_PASSWORD_HASH + '",'
+        ' "locale": "fr", "account_id": "u-7", "name": "Grace Hopper"}]'
+    )
+    monkeypatch.setenv("PORTAL_TWOSTEP_API_KEY", API_KEY)
+    monkeypatch.setenv("PORTAL_SESSION_SECRET", SESSION_SECRET)
+    monkeypatch.setenv("PORTAL_USERS", users)
+    monkeypatch.setenv("PORTAL_SECURE_COOKIES", "auto")
+    settings = PortalSettings()
+    assert settings.twostep_url == "http://127.0.0.1:8080"
+    assert settings.secure_cookies is None
+    user = settings.user_by_email(" grace@example.COM ")
+    assert user is not None
+    assert (user.account_id, user.locale) == ("u-7", "fr")
+
+    monkeypatch.setenv("PORTAL_SECURE_COOKIES", "true")
+    assert PortalSettings().secure_cookies is True
+
+
+def test_defaults_hold_the_demo_user_and_a_short_secret_is_refused() -> None:
+    settings = portal_settings()
+    ada = settings.user_by_email("ada@example.com")
+    assert ada is not None
+    assert (ada.name, ada.account_id, ada.locale) == ("Ada Lovelace", "demo-ada", "en")
+    with pytest.raises(ValueError, match="at least 32"):
+        PortalSettings(twostep_api_key=API_KEY, session_secret="too-short")
