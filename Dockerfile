@@ -1,4 +1,5 @@
-# One image for the API and the workers; docker-compose.yml picks the command.
+# One image for the API, the workers and the reference portal; docker-compose.yml picks
+# the command.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,7 +13,8 @@ COPY api ./api
 COPY workers ./workers
 COPY shared ./shared
 COPY templates ./templates
-RUN pip install . \
+COPY examples ./examples
+RUN pip install ".[portal]" \
     && useradd --system --uid 10001 --home-dir /app twostep
 ENV TWOSTEP_TEMPLATES_DIR=/app/templates/email
 

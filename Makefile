@@ -1,5 +1,8 @@
 # The newcomer's commands. Each target is a thin wrapper around scripts/.
-.PHONY: setup test lint
+.PHONY: setup test lint run
+
+run:
+	scripts/run
 
 setup:
 	scripts/setup

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.schemas import AccountView, Pending, rfc3339
+from api.schemas import AccountView, Pending, rfc3339, rfc3339_from
 from shared import codes
 from shared.errors import (
     AccountLocked,
@@ -67,7 +67,7 @@ def pending(
         methods=methods(totp, recovery),
         sent_to=codes.mask_email(email) if email else None,
         expires_at=rfc3339(float(expires_at)),
-        resend_available_at=rfc3339(float(resend_at)),
+        resend_available_at=rfc3339_from(float(resend_at)),
     )
 
 

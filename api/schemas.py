@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -26,7 +27,14 @@ Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9_-
 
 
 def rfc3339(epoch_seconds: float) -> str:
+    """Whole seconds, rounded down: right for when something ends (an expiry)."""
     return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rfc3339_from(epoch_seconds: float) -> str:
+    """Whole seconds, rounded up: right for when something becomes allowed, so a client
+    that waits until then is never refused for a fraction of a second."""
+    return rfc3339(math.ceil(epoch_seconds))
 
 
 def pick_locale(value: str) -> str:

@@ -19,6 +19,7 @@ from api.schemas import (
     TrustedBrowserView,
     Verified,
     rfc3339,
+    rfc3339_from,
 )
 from shared import codes
 from shared.crypto import Sealer
@@ -138,7 +139,7 @@ class TwoStep:
             attempts_left=max(0, challenge.max_attempts - challenge.attempts),
             sends=challenge.sends,
             expires_at=rfc3339(challenge.expires_at),
-            resend_available_at=rfc3339(challenge.resend_at),
+            resend_available_at=rfc3339_from(challenge.resend_at),
             delivery=challenge.delivery,
         )
 

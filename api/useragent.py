@@ -11,7 +11,7 @@ _BROWSERS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("Samsung Internet", re.compile(r"\bSamsungBrowser/")),
     ("Vivaldi", re.compile(r"\bVivaldi/")),
     ("Firefox", re.compile(r"\b(Firefox|FxiOS)/")),
-    ("Chrome", re.compile(r"\b(Chrome|CriOS|Chromium)/")),
+    ("Chrome", re.compile(r"\b(Chrome|CriOS|Chromium|HeadlessChrome)/")),
     ("Safari", re.compile(r"\bVersion/[\d.]+.*\bSafari/")),
     ("curl", re.compile(r"^curl/")),
 )

@@ -483,7 +483,6 @@ def prepare(options: argparse.Namespace) -> tuple[Plan, list[str]]:
         raise StackError("examples/portal is not there yet; start without it: --no-portal")
     redis_server = options.redis_server or find_redis_server()
     data_dir: Path = options.data_dir
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     # The directory holds keys and state: keep it out of every commit, whatever .gitignore says.
     (data_dir / ".gitignore").write_text("*\n")
     taken: set[int] = set()

