@@ -58,8 +58,14 @@ class AccountKeys:
 
     @property
     def challenges(self) -> str:
-        """SET of the account's challenge key names, so that deleting the account finds them."""
+        """HASH short challenge id -> 1: the account's challenges, so deleting it finds them.
+
+        Short ids keep this hash and ``sends`` in Redis's compact listpack encoding."""
         return f"{self.base}:challenges"
+
+    @property
+    def challenge_prefix(self) -> str:
+        return f"{self.base}:ch:"
 
     @property
     def browsers(self) -> str:
@@ -84,8 +90,7 @@ class AccountKeys:
 
     def challenge(self, challenge_id: str) -> str:
         """HASH of one challenge; see ``shared/lua/create_challenge.lua`` for its fields."""
-        # The id already carries the tag; the key keeps only its random part.
-        return f"{self.base}:ch:{challenge_id[36:]}"
+        return self.challenge_prefix + short_id(challenge_id)
 
     def all_fixed(self) -> list[str]:
         return [
@@ -98,6 +103,11 @@ class AccountKeys:
             self.totp,
             self.recovery,
         ]
+
+
+def short_id(challenge_id: str) -> str:
+    """The random part of a challenge id: the id already carries the account's tag."""
+    return challenge_id[36:]
 
 
 def tag_of_challenge(challenge_id: str) -> str | None:

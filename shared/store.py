@@ -9,7 +9,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from shared import scripts
-from shared.keys import AccountKeys, challenge_key, tag_of_challenge
+from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +139,9 @@ class Store:
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
         fixed = [key for key in keys.all_fixed() if key != keys.challenges]
-        return int(await self._run("delete_account", [keys.challenges, *fixed], []))
+        return int(
+            await self._run("delete_account", [keys.challenges, *fixed], [keys.challenge_prefix])
+        )
 
     # Logins and challenges
 
@@ -186,6 +188,7 @@ class Store:
                 client_ip,
                 client_label,
                 max_attempts,
+                short_id(challenge_id),
             ],
         )
         return _outcome(raw)
@@ -226,6 +229,7 @@ class Store:
                 max_emails_per_hour,
                 client_ip,
                 client_label,
+                short_id(challenge_id),
             ],
         )
         return _outcome(raw)

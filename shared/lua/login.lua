@@ -5,6 +5,7 @@
 -- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour  ARGV[6] method
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
 -- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] max attempts
+-- ARGV[13] the challenge's short id (its key's last part)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
 --       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}
@@ -52,7 +53,7 @@ if method == 'email' then
     local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
     return {'send_limit', math.ceil(tonumber(oldest[2]) + 3600 - now)}
   end
-  redis.call('ZADD', KEYS[3], now, KEYS[7] .. ':1')
+  redis.call('ZADD', KEYS[3], now, ARGV[13] .. ':1')
   redis.call('EXPIRE', KEYS[3], 3600)
   sends = 1
   resend_at = now + tonumber(ARGV[4])
@@ -65,7 +66,7 @@ redis.call('HSET', KEYS[7],
   'resend_at', resend_at, 'delivery', method == 'email' and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
 redis.call('EXPIRE', KEYS[7], ttl)
-redis.call('SADD', KEYS[4], KEYS[7])
+redis.call('HSET', KEYS[4], ARGV[13], 1)
 redis.call('EXPIRE', KEYS[4], ttl)
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
         profile[4] or '0', redis.call('HLEN', KEYS[8])}

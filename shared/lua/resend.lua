@@ -4,7 +4,7 @@
 -- ARGV[1] now (epoch s)  ARGV[2] new code digest  ARGV[3] code ttl s
 -- ARGV[4] base resend cooldown s  ARGV[5] max sends per challenge
 -- ARGV[6] max code emails per rolling hour  ARGV[7] client ip ("" keeps the old one)
--- ARGV[8] client label
+-- ARGV[8] client label  ARGV[9] the challenge's short id (its key's last part)
 -- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
 --       | {"too_soon", retry_after} | {"send_limit", retry_after}
 --       | {"pending", email, locale, sends, expires_at, resend_at, ip, label, totp,
@@ -37,7 +37,7 @@ local expires_at = now + ttl
 local next_resend = now + tonumber(ARGV[4]) * 2 ^ (sends - 1)
 local ip, label = ch[5], ch[6]
 if ARGV[7] ~= '' or ARGV[8] ~= '' then ip, label = ARGV[7], ARGV[8] end
-redis.call('ZADD', KEYS[4], now, KEYS[1] .. ':' .. sends)
+redis.call('ZADD', KEYS[4], now, ARGV[9] .. ':' .. sends)
 redis.call('EXPIRE', KEYS[4], 3600)
 redis.call('HSET', KEYS[1], 'method', 'email', 'digest', ARGV[2], 'sends', sends,
   'expires_at', expires_at, 'resend_at', next_resend, 'delivery', 'queued', 'ip', ip, 'label', label)
