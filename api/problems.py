@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from api.metrics import Metrics
 from api.outcomes import InvalidCodeFormat
@@ -89,6 +90,21 @@ def _lookup(exc: Exception) -> tuple[int, str, str, str]:
     raise LookupError(type(exc).__name__)
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+
+
 def install(app: FastAPI, metrics: Metrics) -> None:
     """Register the handlers; after this every error the API returns is a problem document."""
 
@@ -139,6 +155,15 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            # The framework's "error parsing the body" (not UTF-8, say): a malformed body.
+            metrics.problems.labels("validation_error").inc()
+            errors = [{"field": "body", "message": "not a JSON document", "type": "json_invalid"}]
+            detail = "The body is not a JSON document."
+            return problem(422, "validation_error", "Invalid request", detail, errors=errors)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         code = {
             401: "unauthorized",
             404: "not_found",
@@ -147,7 +172,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         }.get(exc.status_code, "http_error")
         metrics.problems.labels(code).inc()
         detail = exc.detail if isinstance(exc.detail, str) else "Request refused."
-        return problem(exc.status_code, code, detail, detail, dict(exc.headers or {}))
+        return problem(exc.status_code, code, detail, detail, headers)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The exception's text may hold request data; log only its type.

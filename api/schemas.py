@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
-    IPvAnyAddress,
     StrictBool,
+    StrictStr,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -22,6 +25,61 @@ SUPPORTED_LOCALES = ("en", "fr", "es")
 # Printable text on one line: no control characters, so nothing can reach a mail header.
 _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+# A string only: pydantic's own IP type would also take a number, or even `false`.
+IpAddress = Annotated[
+    StrictStr,
+    AfterValidator(_ip_address),
+    WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+]
+
+# What each method's code looks like, for the schema; shared/codes.py and shared/totp.py
+# decide. Email: six digits, one space or hyphen allowed inside. Recovery: 16 characters
+# of the recovery alphabet, any case, spaces and hyphens anywhere.
+_WS = "[ \\t\\r\\n]*"
+EMAIL_CODE_PATTERN = (
+    f"^{_WS}(?:[0-9]{{6}}|[0-9][ -][0-9]{{5}}|[0-9]{{2}}[ -][0-9]{{4}}|[0-9]{{3}}[ -][0-9]{{3}}"
+    f"|[0-9]{{4}}[ -][0-9]{{2}}|[0-9]{{5}}[ -][0-9]){_WS}$"
+)
+TOTP_CODE_PATTERN = f"^{_WS}[0-9]{{6}}{_WS}$"
+_RECOVERY_CHAR = "[2-9a-hjkmnp-zA-HJKMNP-Z]"
+RECOVERY_CODE_PATTERN = (
+    f"^[ \\t\\r\\n-]*(?:{_RECOVERY_CHAR}[ -]*){{15}}{_RECOVERY_CHAR}[ \\t\\r\\n-]*$"
+)
+
+
+def _code_by_method(schema: dict[str, Any]) -> None:
+    """Tell the schema which code shape each method takes (JSON Schema if/then)."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"method": {"const": method}}, "required": ["method"]},
+            "then": {"properties": {"code": {"pattern": pattern}}},
+        }
+        for method, pattern in (
+            ("totp", TOTP_CODE_PATTERN),
+            ("recovery_code", RECOVERY_CODE_PATTERN),
+        )
+    ] + [
+        {
+            "if": {
+                "anyOf": [
+                    {"not": {"required": ["method"]}},
+                    {"properties": {"method": {"const": "email"}}, "required": ["method"]},
+                ]
+            },
+            "then": {"properties": {"code": {"pattern": EMAIL_CODE_PATTERN}}},
+        }
+    ]
+
+
 _NOT_IN_ADDRESS = frozenset('<>"(),;\\ ')
 Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9_-]*$")]
 
@@ -50,7 +108,7 @@ class Strict(BaseModel):
 class Client(Strict):
     """The end user's browser as the portal saw it."""
 
-    ip: IPvAnyAddress | None = None
+    ip: IpAddress | None = None
     user_agent: UserAgent | None = None
 
 
@@ -128,7 +186,9 @@ class ResendIn(Strict):
 
 
 class VerifyIn(Strict):
-    code: Annotated[str, StringConstraints(max_length=64)]
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_code_by_method)
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     method: Literal["email", "totp", "recovery_code"] = "email"
     remember_browser: StrictBool = False
     client: Client | None = None
@@ -141,7 +201,11 @@ class TotpEnrolment(BaseModel):
 
 
 class CodeIn(Strict):
-    code: Annotated[str, StringConstraints(max_length=64)]
+    """A code from the authenticator app being set up."""
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        json_schema_extra={"pattern": TOTP_CODE_PATTERN}
+    )
     client: Client | None = None
 
 
