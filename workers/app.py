@@ -9,6 +9,8 @@ from typing import Any
 
 from celery import Celery, Task
 from kombu import Queue
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.errors import ConfigError
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, SEND_CODE_TASK, SEND_NOTICE_TASK
@@ -17,6 +19,8 @@ from workers import tasks
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
+
+STORE_RETRY_SECONDS = 2
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -47,6 +51,8 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=120,
         task_soft_time_limit=90,
         worker_hijack_root_logger=False,
+        # Reconnect to a broker that came back within a couple of seconds, not Celery's 30.
+        worker_consumer="workers.consumer:QuickReconnectConsumer",
     )
     runtimes: dict[int, Runtime] = {}
 
@@ -63,6 +69,10 @@ def create_celery(settings: Settings) -> Celery:
             return str(job(runtime(), payload, task.request.retries))
         except tasks.RetryLater as later:
             raise task.retry(countdown=later.delay_seconds, max_retries=None) from None
+        except (RedisConnectionError, RedisTimeoutError):
+            # The state store is away: an acknowledged failure would lose the email.
+            log.warning("redis unavailable, job retried in %ss", STORE_RETRY_SECONDS)
+            raise task.retry(countdown=STORE_RETRY_SECONDS, max_retries=None) from None
 
     @app.task(name=SEND_CODE_TASK, bind=True, acks_late=True)
     def send_code(self: Task[Any, Any], payload: dict[str, object]) -> str:

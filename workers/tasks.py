@@ -14,8 +14,14 @@ from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
 
-# How long a worker's claim on a send holds: pacing plus one SMTP exchange, with room.
-CLAIM_SECONDS = 60
+
+def claim_seconds(runtime: Runtime) -> int:
+    """How long a worker's claim on a send holds: one SMTP exchange (which the SMTP timeout
+    bounds, connecting included) plus pacing, with room. A worker that dies holding a claim
+    delays that email by this much at most."""
+    return int(runtime.settings.smtp_timeout_seconds * 2) + 10
+
+
 BUSY_RETRY_SECONDS = 5.0
 NOTICE_LIFETIME_SECONDS = 86400
 
@@ -46,7 +52,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         log.info("code email dropped, code expired %s", job.describe())
         return "expired"
     claim = runtime.delivery.claim_code_send(
-        job.challenge_id, job.send_no, runtime.claimant, now, CLAIM_SECONDS
+        job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime)
     )
     if claim == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
@@ -95,7 +101,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
 def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
     """Send one security notice at most once."""
     job = NoticeJob(**payload)  # type: ignore[arg-type]
-    claim = runtime.delivery.claim_notice(job.notice_id, runtime.claimant, CLAIM_SECONDS)
+    claim = runtime.delivery.claim_notice(job.notice_id, runtime.claimant, claim_seconds(runtime))
     if claim == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
     if claim != "send":
