@@ -11,6 +11,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api import problems
 from api.auth import ApiKeys
@@ -30,6 +33,10 @@ def _redis(url: str, settings: Settings) -> Redis:
     return Redis.from_url(
         url,
         decode_responses=True,
+        # A connection that died with a restarted Redis fails on write: one immediate retry
+        # on a fresh connection. Timeouts are not retried: a script may have run already.
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,

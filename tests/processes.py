@@ -79,33 +79,35 @@ class RedisServer:
         if binary is None:
             raise RuntimeError("redis-server is not installed; run `make setup` (see README)")
         self.port = free_port()
+        self.log_dir = log_dir
         data = log_dir / f"redis-{self.port}"
         data.mkdir(parents=True, exist_ok=True)
-        self.process = Process(
-            f"redis-{self.port}",
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if appendonly else "no",
-                "--dir",
-                str(data),
-            ],
-            dict(os.environ),
-            log_dir,
+        self.args = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--dir", str(data), "--appendonly", "yes" if appendonly else "no",
+            # With append-only on, every write is on disk before it is acknowledged.
+            *(["--appendfsync", "always"] if appendonly else []),
+        ]  # fmt: skip
+        self.restarts = 0
+        self.process = self._start()
+
+    def _start(self) -> Process:
+        process = Process(
+            f"redis-{self.port}-{self.restarts}", self.args, dict(os.environ), self.log_dir
         )
-        wait_for_port(self.port, proc=self.process.proc)
+        wait_for_port(self.port, proc=process.proc)
+        return process
+
+    def restart(self) -> None:
+        """Start again on the same port and data folder (after ``stop``)."""
+        self.restarts += 1
+        self.process = self._start()
 
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def stop(self) -> None:
-        self.process.stop()
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.process.stop(sig)
 
 
 def service_env(**settings: object) -> dict[str, str]:

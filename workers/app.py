@@ -68,17 +68,18 @@ def create_celery(settings: Settings) -> Celery:
         try:
             return str(job(runtime(), payload, task.request.retries))
         except tasks.RetryLater as later:
-            raise task.retry(countdown=later.delay_seconds, max_retries=None) from None
+            raise task.retry(countdown=later.delay_seconds) from None
         except (RedisConnectionError, RedisTimeoutError):
             # The state store is away: an acknowledged failure would lose the email.
             log.warning("redis unavailable, job retried in %ss", STORE_RETRY_SECONDS)
-            raise task.retry(countdown=STORE_RETRY_SECONDS, max_retries=None) from None
+            raise task.retry(countdown=STORE_RETRY_SECONDS) from None
 
-    @app.task(name=SEND_CODE_TASK, bind=True, acks_late=True)
+    # No retry cap: each job stops retrying by itself when its code or notice expires.
+    @app.task(name=SEND_CODE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_code(self: Task[Any, Any], payload: dict[str, object]) -> str:
         return run(self, tasks.send_code, payload)
 
-    @app.task(name=SEND_NOTICE_TASK, bind=True, acks_late=True)
+    @app.task(name=SEND_NOTICE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_notice(self: Task[Any, Any], payload: dict[str, object]) -> str:
         return run(self, tasks.send_notice, payload)
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
 
 from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
@@ -45,7 +48,9 @@ class Runtime:
             socket_timeout=settings.redis_timeout_seconds * 4,
             socket_connect_timeout=settings.redis_timeout_seconds * 4,
             health_check_interval=30,
-            retry_on_timeout=True,
+            # See api/main.py: one retry on a dead connection, none on a timeout.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         sender = SmtpSender(
             host=settings.smtp_host,
