@@ -22,8 +22,9 @@ from pydantic import (
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
 
-# Printable text on one line: no control characters, so nothing can reach a mail header.
-_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Printable text on one line: no control characters or Unicode line breaks, so nothing
+# can reach a mail header.
+_ONE_LINE = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
 
 

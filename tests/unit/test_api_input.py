@@ -71,3 +71,40 @@ async def test_malformed_json_is_a_422_not_a_500(api: httpx.AsyncClient, body: b
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("locale", ["fr\r\nBcc: x@evil.test", "fr\n", "en\x00", "es\t"])
+async def test_a_locale_with_a_control_character_is_refused(
+    api: httpx.AsyncClient, locale: str
+) -> None:
+    response = await api.put("/v1/accounts/u-1", json={"email": "u1@example.com", "locale": locale})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.locale"
+
+
+@pytest.mark.parametrize("agent", ["Firefox\x00", "Firefox\u2028Bcc: x", "Firefox\x7f"])
+async def test_a_user_agent_with_a_control_character_never_becomes_a_label(
+    api: httpx.AsyncClient, agent: str
+) -> None:
+    await api.put("/v1/accounts/u-1", json={"email": "u1@example.com"})
+    await api.put("/v1/accounts/u-1/two-step", json={"enabled": True})
+    response = await api.post(
+        "/v1/logins", json={"account_id": "u-1", "client": {"user_agent": agent}}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.client.user_agent"
+
+
+@pytest.mark.parametrize(
+    "challenge_id",
+    ["ch_", "x" * 500, "ch_" + "0" * 32 + "_" + "A" * 22 + "%0a", "../../etc", "ch_" + "{" * 58],
+)
+async def test_a_malformed_challenge_id_is_a_422_never_a_500(
+    api: httpx.AsyncClient, challenge_id: str
+) -> None:
+    for response in (
+        await api.get(f"/v1/challenges/{challenge_id}"),
+        await api.post(f"/v1/challenges/{challenge_id}/verify", json={"code": "123456"}),
+        await api.post(f"/v1/challenges/{challenge_id}/resend"),
+    ):
+        assert response.status_code in (404, 422), response.text
