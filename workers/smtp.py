@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
 
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError
 from shared.settings import SmtpSecurity
+from workers.message import OutgoingMail
 
 _MAX_REPLY_CHARS = 200
 _CLEAN_REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
@@ -63,14 +63,17 @@ class SmtpSender:
     def _where(self) -> str:
         return f"{self._host}:{self._port}"
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver ``message`` or raise ``TransientSmtpError`` / ``PermanentSmtpError``."""
+    def send(self, mail: OutgoingMail) -> None:
+        """Deliver ``mail`` or raise ``TransientSmtpError`` / ``PermanentSmtpError``."""
         for attempt in (1, 2):
             reused = self._connection is not None
             try:
                 connection = self._connection or self._connect()
                 self._connection = connection
-                refused = connection.send_message(message)
+                options = ["SMTPUTF8"] if mail.smtputf8 else []
+                refused = connection.sendmail(
+                    mail.sender, [mail.recipient], mail.data, mail_options=options
+                )
             except OSError as exc:  # smtplib.SMTPException is an OSError too
                 error, dead = self._classify(exc)
                 if dead or not isinstance(exc, _CLEAN_REFUSALS):

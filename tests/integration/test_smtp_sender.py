@@ -6,14 +6,13 @@ import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from email.message import EmailMessage
 
 import pytest
 
 from shared.errors import PermanentSmtpError, TransientSmtpError
 from shared.settings import SmtpSecurity
 from tests.smtpserver import MailCatcher
-from workers.message import build_message, make_message_id
+from workers.message import OutgoingMail, build_message, make_message_id
 from workers.render import RenderedEmail
 from workers.smtp import SmtpSender
 
@@ -49,7 +48,7 @@ def sender(catcher: MailCatcher) -> Iterator[SmtpSender]:
     smtp.close()
 
 
-def mail(n: int, to: str = "ann@example.org") -> EmailMessage:
+def mail(n: int, to: str = "ann@example.org") -> OutgoingMail:
     rendered = RenderedEmail(
         subject=f"Message {n}",
         text=f"Votre code : {n:06d}\n",

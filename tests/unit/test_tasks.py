@@ -18,6 +18,7 @@ from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
 from tests.processes import SECRET_KEY
 from workers import tasks
+from workers.message import OutgoingMail
 from workers.render import Renderer
 from workers.runtime import Runtime
 
@@ -26,13 +27,13 @@ class FakeSender:
     """Records messages; raises the queued errors first."""
 
     def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []
+        self.sent: list[EmailMessage] = []  # as a receiving server parses them
         self.errors: list[Exception] = []
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, mail: OutgoingMail) -> None:
         if self.errors:
             raise self.errors.pop(0)
-        self.sent.append(message)
+        self.sent.append(mail.as_message())
 
     def close(self) -> None:
         pass
