@@ -43,7 +43,8 @@ def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def service(request: Request) -> TwoStep:
+async def service(request: Request) -> TwoStep:
+    # async: a plain def dependency would run in the threadpool, on every request.
     twostep: TwoStep = request.app.state.twostep
     return twostep
 
