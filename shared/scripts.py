@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +26,12 @@ NAMES = (
     "recovery_replace",
     "totp_reseal",
 )
+
+
+@cache
+def sha(name: str) -> str:
+    """The SHA-1 by which Redis knows a loaded script (EVALSHA)."""
+    return hashlib.sha1(source(name).encode("utf-8")).hexdigest()  # noqa: S324 - Redis's id
 
 
 @cache

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
@@ -89,12 +89,21 @@ class Store:
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._scripts: dict[str, AsyncScript] = {
-            name: redis.register_script(scripts.source(name)) for name in scripts.NAMES
-        }
+        self._shas = {name: scripts.sha(name) for name in scripts.NAMES}
 
     async def _run(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
-        return await self._scripts[name](keys=keys, args=args)
+        # EVALSHA straight through execute_command: redis-py's Script wrapper costs more
+        # than the round trip on the login path. A Redis that lost its scripts (restart,
+        # failover) answers NOSCRIPT once, and the script is loaded again.
+        try:
+            return await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._shas[name], len(keys), *keys, *args
+            )
+        except NoScriptError:
+            await self.redis.script_load(scripts.source(name))
+            return await self.redis.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self._shas[name], len(keys), *keys, *args
+            )
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import redis.asyncio
 
 
 async def test_a_one_megabyte_body_is_refused_with_413(api: httpx.AsyncClient) -> None:
@@ -108,3 +109,13 @@ async def test_a_malformed_challenge_id_is_a_422_never_a_500(
         await api.post(f"/v1/challenges/{challenge_id}/resend"),
     ):
         assert response.status_code in (404, 422), response.text
+
+
+async def test_the_scripts_are_loaded_again_after_redis_forgets_them(
+    api: httpx.AsyncClient, state_redis: redis.asyncio.Redis
+) -> None:
+    assert (await api.put("/v1/accounts/u-1", json={"email": "u1@example.com"})).status_code == 201
+    await state_redis.script_flush()  # as after a restart or a failover
+    response = await api.put("/v1/accounts/u-1/two-step", json={"enabled": True})
+    assert response.status_code == 200
+    assert response.json()["two_step_enabled"] is True
