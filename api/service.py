@@ -136,7 +136,7 @@ class TwoStep:
             challenge_id=challenge.challenge_id,
             account_id=challenge.account_id,
             status=challenge.status,
-            attempts_left=max(0, challenge.max_attempts - challenge.attempts),
+            attempts_left=max(0, self.settings.max_attempts - challenge.attempts),
             sends=challenge.sends,
             expires_at=rfc3339(challenge.expires_at),
             resend_available_at=rfc3339_from(challenge.resend_at),
@@ -199,6 +199,7 @@ class TwoStep:
             browser=browser,
             max_trusted_browsers=self.settings.max_trusted_browsers,
             trusted_browser_ttl_seconds=self.settings.trusted_browser_ttl_seconds,
+            max_attempts=self.settings.max_attempts,
         )
         self.metrics.verifications.labels(method, outcome.status).inc()
         if outcome.status == "no_method":

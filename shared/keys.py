@@ -53,12 +53,14 @@ class AccountKeys:
 
     @property
     def sends(self) -> str:
-        """ZSET of code emails sent in the rolling hour (member and score: send time)."""
+        """ZSET "<short challenge id>:<send number>" -> send time: the code emails of the
+        rolling hour (the hourly cap), and the index of the challenges that sent them."""
         return f"{self.base}:sends"
 
     @property
     def challenges(self) -> str:
-        """HASH short challenge id -> 1: the account's challenges, so deleting it finds them.
+        """HASH short challenge id -> 1: challenges that mailed nothing yet (TOTP), so that
+        deleting the account finds them; the others are found through ``sends``.
 
         Short ids keep this hash and ``sends`` in Redis's compact listpack encoding."""
         return f"{self.base}:challenges"

@@ -28,9 +28,7 @@ class Challenge:
     challenge_id: str
     account_id: str
     status: str
-    method: str
     attempts: int
-    max_attempts: int
     sends: int
     expires_at: float
     resend_at: float
@@ -147,9 +145,11 @@ class Store:
 
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
-        fixed = [key for key in keys.all_fixed() if key != keys.challenges]
+        rest = [key for key in keys.all_fixed() if key not in (keys.challenges, keys.sends)]
         return int(
-            await self._run("delete_account", [keys.challenges, *fixed], [keys.challenge_prefix])
+            await self._run(
+                "delete_account", [keys.challenges, keys.sends, *rest], [keys.challenge_prefix]
+            )
         )
 
     # Logins and challenges
@@ -257,6 +257,7 @@ class Store:
         browser: tuple[str, str, float] | None,
         max_trusted_browsers: int,
         trusted_browser_ttl_seconds: int,
+        max_attempts: int,
     ) -> Outcome:
         """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
         ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
@@ -291,6 +292,7 @@ class Store:
                 trusted_browser_ttl_seconds,
                 method,
                 -1 if totp_step is None else totp_step,
+                max_attempts,
             ],
         )
         return _outcome(raw)
@@ -313,9 +315,7 @@ class Store:
             challenge_id=challenge_id,
             account_id=fields["account_id"],
             status=fields["status"],
-            method=fields["method"],
             attempts=int(fields["attempts"]),
-            max_attempts=int(fields["max_attempts"]),
             sends=int(fields["sends"]),
             expires_at=float(fields["expires_at"]),
             resend_at=float(fields["resend_at"]),

@@ -4,7 +4,7 @@
 -- ARGV[1] now (epoch s)  ARGV[2] code digest ("" for totp)  ARGV[3] code ttl s
 -- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour  ARGV[6] method
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
--- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] max attempts
+-- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
 -- ARGV[13] the challenge's short id (its key's last part)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
@@ -61,12 +61,16 @@ end
 
 local expires_at = now + ttl
 redis.call('HSET', KEYS[7],
-  'account_id', ARGV[9], 'method', method, 'status', 'pending', 'digest', ARGV[2],
-  'attempts', 0, 'max_attempts', ARGV[12], 'sends', sends, 'expires_at', expires_at,
+  'account_id', ARGV[9], 'status', 'pending', 'digest', ARGV[2],
+  'attempts', 0, 'sends', sends, 'expires_at', expires_at,
   'resend_at', resend_at, 'delivery', method == 'email' and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
 redis.call('EXPIRE', KEYS[7], ttl)
-redis.call('HSET', KEYS[4], ARGV[13], 1)
-redis.call('EXPIRE', KEYS[4], ttl)
+if sends == 0 then
+  -- An email challenge is found through its entry in the send log; one with no email yet
+  -- (TOTP) needs the index, so that deleting the account still finds it.
+  redis.call('HSET', KEYS[4], ARGV[13], 1)
+  redis.call('EXPIRE', KEYS[4], ttl)
+end
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
         profile[4] or '0', redis.call('HLEN', KEYS[8])}

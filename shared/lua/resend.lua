@@ -39,9 +39,9 @@ local ip, label = ch[5], ch[6]
 if ARGV[7] ~= '' or ARGV[8] ~= '' then ip, label = ARGV[7], ARGV[8] end
 redis.call('ZADD', KEYS[4], now, ARGV[9] .. ':' .. sends)
 redis.call('EXPIRE', KEYS[4], 3600)
-redis.call('HSET', KEYS[1], 'method', 'email', 'digest', ARGV[2], 'sends', sends,
+redis.call('HSET', KEYS[1], 'digest', ARGV[2], 'sends', sends,
   'expires_at', expires_at, 'resend_at', next_resend, 'delivery', 'queued', 'ip', ip, 'label', label)
 redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[5], ttl)
+if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], ttl) end
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(next_resend),
         ip, label, profile[3] or '0', redis.call('HLEN', KEYS[6])}

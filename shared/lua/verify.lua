@@ -8,6 +8,7 @@
 -- ARGV[9] browser expires at (epoch s)  ARGV[10] max trusted browsers
 -- ARGV[11] trusted browser ttl s  ARGV[12] method: email | totp | recovery_code
 -- ARGV[13] totp: the time step whose code matched, or -1 when none did
+-- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
 -- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after}
 --       | {"locked", retry_after} | {"invalid", attempts_left}
 --       | {"verified", account_id, email, locale, recovery codes left}
@@ -16,8 +17,7 @@
 -- TOTP step is accepted once per account (later than the last accepted one); a recovery
 -- code is deleted by the check that accepts it.
 local now = tonumber(ARGV[1])
-local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'max_attempts',
-  'account_id')
+local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'account_id')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
 if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
@@ -54,7 +54,7 @@ else
   end
 end
 
-local max_attempts = tonumber(ch[5])
+local max_attempts = tonumber(ARGV[14])
 if right then
   redis.call('HSET', KEYS[1], 'status', 'verified', 'digest', '')
   redis.call('DEL', KEYS[2])
@@ -74,7 +74,7 @@ if right then
     redis.call('EXPIRE', KEYS[4], ARGV[11])
   end
   local profile = redis.call('HMGET', KEYS[5], 'email', 'locale')
-  return {'verified', ch[6], profile[1] or '', profile[2] or 'en', redis.call('HLEN', KEYS[7])}
+  return {'verified', ch[5], profile[1] or '', profile[2] or 'en', redis.call('HLEN', KEYS[7])}
 end
 
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)

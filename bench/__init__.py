@@ -1,0 +1,1 @@
+"""The benchmark harness: ``python -m bench`` measures twostep against same-run baselines."""

@@ -1,0 +1,25 @@
+"""The twostep app plus two baseline routes, served by the same processes as the real ones."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.main import create_app as create_twostep_app
+
+BASELINE_KEY = "twostep:bench:baseline"
+
+
+def create_app() -> FastAPI:
+    """``uvicorn --factory bench.app:create_app``: twostep from ``TWOSTEP_*``, and the baselines."""
+    app = create_twostep_app()
+    redis = app.state.twostep.store.redis
+
+    @app.get("/bench/bare", include_in_schema=False)
+    async def bare() -> dict[str, str]:
+        return {}
+
+    @app.get("/bench/redis", include_in_schema=False)
+    async def one_redis_call() -> dict[str, str | None]:
+        return {"value": await redis.get(BASELINE_KEY)}
+
+    return app

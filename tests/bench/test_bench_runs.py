@@ -1,0 +1,76 @@
+"""The benchmark runs end to end in its quick mode and writes every section as numbers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.integration
+
+REDIS_FIELDS = ("round_trips", "client_commands_total", "executed_commands_total")
+SECTIONS = {
+    ("baselines", "bare"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("baselines", "redis"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("logins",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("verifies",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("redis_commands", "login"): REDIS_FIELDS,
+    ("redis_commands", "verify"): REDIS_FIELDS,
+    ("workers", "twostep"): ("emails_per_second", "emails_per_second_per_worker", "duplicates"),
+    ("workers", "celery_noop"): ("tasks_per_second",),
+    ("workers", "smtplib"): ("emails_per_second",),
+    ("end_to_end",): ("rate_per_second", "p50_ms", "p99_ms", "emails_missing"),
+    ("memory", "redis"): ("pending_challenge_bytes", "trusted_browser_bytes"),
+    ("memory", "api_rss"): ("growth_percent",),
+}
+
+
+def _section(results: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    found: Any = results
+    for part in path:
+        found = found[part]
+    assert isinstance(found, dict)
+    return found
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, f"the bench failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    assert "Targets (ratios within this run)" in done.stdout
+    return json.loads(out.read_text())
+
+
+def test_every_section_has_numbers(results: dict[str, Any]) -> None:
+    for path, fields in SECTIONS.items():
+        section = _section(results, path)
+        for field in fields:
+            value = section[field]
+            assert isinstance(value, int | float), (path, field)
+            assert not isinstance(value, bool), (path, field)
+
+
+def test_work_was_done_and_no_stage_failed(results: dict[str, Any]) -> None:
+    assert results["failures"] == {}
+    assert results["logins"]["requests_per_second"] > 0
+    assert results["workers"]["twostep"]["emails_accepted"] > 0
+    assert results["workers"]["twostep"]["duplicates"] == 0
+    assert len(results["memory"]["api_rss"]["rss_bytes"]) == 3
+
+
+def test_every_target_is_judged(results: dict[str, Any]) -> None:
+    assert len(results["targets"]) == 9
+    assert {target["verdict"] for target in results["targets"]} <= {"PASS", "MISS"}
