@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 # Order matters: Edge and Opera also say "Chrome", Chrome also says "Safari".
 _BROWSERS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -25,7 +26,9 @@ _SYSTEMS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
+@lru_cache(maxsize=4096)
 def browser_label(user_agent: str | None) -> str:
+    # Cached: a portal's users send a few hundred distinct User-Agents, again and again.
     if not user_agent:
         return "Unknown browser"
     browser = next((name for name, rx in _BROWSERS if rx.search(user_agent)), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -32,7 +33,12 @@ def clean_email_code(raw: str) -> str | None:
 def code_digest(key: bytes, challenge_id: str, code: str) -> str:
     """HMAC-SHA256 of a code, bound to its challenge so a digest is useless elsewhere."""
     message = f"{challenge_id}\x00{code}".encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return _text(hmac.new(key, message, hashlib.sha256).digest())
+
+
+def _text(digest: bytes) -> str:
+    """A digest as 43 URL-safe base64 characters: a third smaller in Redis than hex."""
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def new_challenge_id(account_id: str) -> str:
@@ -84,7 +90,7 @@ def clean_recovery_code(typed: str) -> str | None:
 
 
 def recovery_digest(key: bytes, code: str) -> str:
-    return hmac.new(key, f"recovery\x00{code}".encode(), hashlib.sha256).hexdigest()
+    return _text(hmac.new(key, f"recovery\x00{code}".encode(), hashlib.sha256).digest())
 
 
 def mask_email(address: str) -> str:
