@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -18,6 +19,13 @@ from shared.jobs import (
 )
 
 NOTICE_LIFETIME_SECONDS = 86400
+Clock = Callable[[], float]
+
+
+def backup_delay_seconds(visibility_timeout_seconds: int) -> float:
+    """When a job's backup comes due: well after the job itself normally went out, and
+    before the broker would hand the held backup to another worker (visibility timeout)."""
+    return min(45.0, visibility_timeout_seconds / 2)
 
 
 class MailQueue(Protocol):
@@ -29,18 +37,33 @@ class MailQueue(Protocol):
 class BrokerMailQueue:
     """Pushes Celery protocol-2 messages onto the broker's Redis lists, one command each."""
 
-    def __init__(self, broker: Redis) -> None:
+    def __init__(self, broker: Redis, backup_delay_seconds: float, clock: Clock) -> None:
         self.broker = broker
+        self.backup_delay_seconds = backup_delay_seconds
+        self.clock = clock
 
     async def publish_code(self, job: CodeJob) -> None:
-        message = celery_message(
+        """The job, and a backup of it due ``backup_delay_seconds`` later, in one LPUSH.
+
+        Kombu's Redis transport pops a job (BRPOP) before it records it as unacknowledged:
+        a worker killed in between loses that job for good. The backup closes that window:
+        when it comes due, the send's claim in Redis says whether the email went out
+        ("done": dropped at once) or not (then the backup sends it)."""
+        payload = payload_of(job)
+        argsrepr = f"({job.describe()})"
+        first = celery_message(
+            SEND_CODE_TASK, payload, CODE_QUEUE, expires_at=job.expires_at, argsrepr=argsrepr
+        )
+        backup = celery_message(
             SEND_CODE_TASK,
-            payload_of(job),
+            payload,
             CODE_QUEUE,
             expires_at=job.expires_at,
-            argsrepr=f"({job.describe()})",
+            argsrepr=f"{argsrepr} backup",
+            eta=self.clock() + self.backup_delay_seconds,
         )
-        await self.broker.lpush(CODE_QUEUE, message)
+        # BRPOP takes from the right: the first job is served first.
+        await self.broker.lpush(CODE_QUEUE, first, backup)
 
     async def publish_notice(self, job: NoticeJob) -> None:
         message = celery_message(

@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from api import problems
 from api.auth import ApiKeys
 from api.limits import BodySizeLimit
-from api.mailqueue import BrokerMailQueue, MailQueue
+from api.mailqueue import BrokerMailQueue, MailQueue, backup_delay_seconds
 from api.metrics import Metrics
 from api.routes import build_v1, operations
 from api.service import Clock, TwoStep
@@ -67,7 +67,10 @@ def create_app(
     broker_redis = broker or _redis(settings.broker_url, settings)
     metrics = Metrics()
     store = Store(state_redis)
-    twostep = TwoStep(settings, store, mail or BrokerMailQueue(broker_redis), metrics, clock)
+    mail = mail or BrokerMailQueue(
+        broker_redis, backup_delay_seconds(settings.broker_visibility_timeout_seconds), clock
+    )
+    twostep = TwoStep(settings, store, mail, metrics, clock)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

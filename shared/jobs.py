@@ -94,8 +94,10 @@ def celery_message(
     expires_at: float | None,
     argsrepr: str,
     task_id: str | None = None,
+    eta: float | None = None,
 ) -> bytes:
-    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``."""
+    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``
+    (with ``eta=`` when given: the worker holds the task until then)."""
     task_id = task_id or str(uuid.uuid4())
     body = json.dumps(
         [[payload], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
@@ -105,7 +107,7 @@ def celery_message(
         "task": task,
         "id": task_id,
         "shadow": None,
-        "eta": None,
+        "eta": _iso(eta) if eta is not None else None,
         "expires": _iso(expires_at) if expires_at is not None else None,
         "group": None,
         "group_index": None,

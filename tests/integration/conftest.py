@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -69,9 +70,19 @@ def mailbox(
     yield catcher
     with redis.Redis.from_url(clean_redis.url(BROKER_DB)) as broker:
         deadline = time.monotonic() + 30
-        while broker.llen(CODE_QUEUE) or broker.llen(NOTICE_QUEUE) or broker.hlen("unacked"):
+        while broker.llen(CODE_QUEUE) or broker.llen(NOTICE_QUEUE) or _in_hand(broker):
             assert time.monotonic() < deadline, "the worker did not drain its queues"
             time.sleep(0.02)
+
+
+def _in_hand(broker: redis.Redis) -> int:
+    """Jobs a worker took and has not finished. Backups held until their time (an ETA) are
+    left out: they mail nothing once their send is done, and the next test flushes Redis."""
+    held = 0
+    for raw in broker.hvals("unacked"):
+        message = json.loads(raw)[0]
+        held += message["headers"].get("eta") is None
+    return held
 
 
 @pytest.fixture

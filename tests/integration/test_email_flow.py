@@ -271,7 +271,11 @@ async def test_no_code_in_clear_in_redis_or_in_the_queued_job(
     await enrol(live_api, "u-scan", "scan@example.com")
     pending = await login(live_api, "u-scan", client=CLIENT)
     with redis.Redis.from_url(redis_server.url(IDLE_BROKER_DB), decode_responses=True) as broker:
-        [raw] = broker.lrange(CODE_QUEUE, 0, -1)
+        backup, raw = broker.lrange(CODE_QUEUE, 0, -1)  # LPUSHed: the backup is on the left
+        assert json.loads(backup)["headers"]["eta"] is not None
+        assert code_of_raw(backup, pending["challenge_id"]) == code_of_raw(
+            raw, pending["challenge_id"]
+        )
         message = json.loads(raw)
         [[payload], _kwargs, _embed] = json.loads(base64.b64decode(message["body"]))
         code = Sealer(SECRET_KEY).open(
@@ -284,6 +288,12 @@ async def test_no_code_in_clear_in_redis_or_in_the_queued_job(
         for db in (0, BROKER_DB, IDLE_BROKER_DB):
             with redis.Redis.from_url(redis_server.url(db), decode_responses=True) as client:
                 assert not [value for value in _every_value(client) if code in value]
+
+
+def code_of_raw(raw: str | bytes, challenge_id: str) -> str:
+    """The code inside a queued job, opened as a worker would."""
+    [[payload], _kwargs, _embed] = json.loads(base64.b64decode(json.loads(raw)["body"]))
+    return Sealer(SECRET_KEY).open(payload["sealed_code"], code_seal_context(challenge_id, 1))
 
 
 def _results(worker: Process, task_id: str, count: int, within: float = 20.0) -> list[str]:
@@ -334,9 +344,9 @@ async def test_a_superseded_job_is_dropped_not_sent(
         redis.Redis.from_url(redis_server.url(IDLE_BROKER_DB)) as idle,
         redis.Redis.from_url(redis_server.url(BROKER_DB)) as broker,
     ):
-        first, second = idle.rpop(CODE_QUEUE), idle.rpop(CODE_QUEUE)
-        assert first is not None
-        assert second is not None
+        jobs = [raw for raw in reversed(idle.lrange(CODE_QUEUE, 0, -1))]
+        # Each publish pushed the job and its backup (due later); take the two jobs.
+        first, second = [raw for raw in jobs if json.loads(raw)["headers"]["eta"] is None]
         broker.lpush(CODE_QUEUE, first, second)
     assert _results(worker, json.loads(first)["headers"]["id"], 1) == ["stale"]
     assert _results(worker, json.loads(second)["headers"]["id"], 1) == ["sent"]
@@ -363,3 +373,35 @@ async def test_french_and_spanish_code_emails_arrive(
     assert word in text.lower()
     assert f'lang="{locale}"' in html_part(message)
     assert f'lang="{locale}"' in html_part(notice)
+
+
+@pytest.fixture
+def quick_backup(live_settings: dict[str, Any]) -> None:
+    live_settings["broker_visibility_timeout_seconds"] = 10  # backups come due after 5 s
+    live_settings["broker_db"] = IDLE_BROKER_DB
+
+
+@pytest.mark.usefixtures("quick_backup")
+async def test_a_job_lost_between_the_broker_and_a_worker_is_sent_by_its_backup(
+    live_api: httpx.AsyncClient, mailbox: MailCatcher, redis_server: RedisServer, worker: Process
+) -> None:
+    """Kombu's Redis transport pops a job before it records it: a worker killed in between
+    loses it. Drop the job on purpose and hand the worker only its backup."""
+    await enrol(live_api, "u-lost", "lost@example.com")
+    pending = await login(live_api, "u-lost")
+    with (
+        redis.Redis.from_url(redis_server.url(IDLE_BROKER_DB)) as idle,
+        redis.Redis.from_url(redis_server.url(BROKER_DB)) as broker,
+    ):
+        backups = [
+            raw for raw in idle.lrange(CODE_QUEUE, 0, -1) if json.loads(raw)["headers"]["eta"]
+        ]
+        assert len(backups) == 1
+        broker.lpush(CODE_QUEUE, backups[0])
+    task_id = json.loads(backups[0])["headers"]["id"]
+    assert _results(worker, task_id, 1, within=30) == ["sent"]
+    [message] = mails_to(mailbox, "lost@example.com")
+    verify = await live_api.post(
+        f"/v1/challenges/{pending['challenge_id']}/verify", json={"code": code_in(message)}
+    )
+    assert verify.status_code == 200
