@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,21 @@ def settings() -> Settings:
     return make_settings()
 
 
+@asynccontextmanager
+async def api_client(
+    settings: Settings,
+    state_redis: redis.asyncio.Redis,
+    mail: RecordingMailQueue,
+    clock: FakeClock,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An authenticated client of the API in process, on the given Redis, mail queue and clock."""
+    app = create_app(settings, redis=state_redis, broker=state_redis, mail=mail, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client:
+        client.headers.update(AUTH)
+        yield client
+
+
 @pytest.fixture
 async def api(
     settings: Settings,
@@ -106,10 +122,7 @@ async def api(
     clock: FakeClock,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The API in process, on fake or real Redis, with a recording mail queue and a fake clock."""
-    app = create_app(settings, redis=state_redis, broker=state_redis, mail=mail, clock=clock)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client:
-        client.headers.update(AUTH)
+    async with api_client(settings, state_redis, mail, clock) as client:
         yield client
 
 

@@ -12,8 +12,6 @@ import asyncio
 import base64
 import logging
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -22,7 +20,6 @@ import pyotp
 import pytest
 import redis.asyncio
 
-from api.main import create_app
 from shared import totp
 from shared.jobs import (
     NOTICE_RECOVERY_CODE_USED,
@@ -32,7 +29,7 @@ from shared.jobs import (
 )
 from shared.keys import account_tag
 from shared.settings import Settings
-from tests.conftest import AUTH, FakeClock, RecordingMailQueue, code_of, make_settings
+from tests.conftest import FakeClock, RecordingMailQueue, api_client, code_of, make_settings
 from tests.processes import API_KEY, SECRET_KEY
 from tests.unit.test_api_contract import (
     ACCOUNT,
@@ -148,19 +145,8 @@ def rotated_settings(*previous: str) -> Settings:
     return Settings(secret_key=OTHER_SECRET_KEY, api_keys=(API_KEY,), previous_secret_keys=previous)
 
 
-@asynccontextmanager
-async def other_api(
-    settings: Settings,
-    state_redis: redis.asyncio.Redis,
-    mail: RecordingMailQueue,
-    clock: FakeClock,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A second API process with other settings on the same Redis (a restart, say)."""
-    app = create_app(settings, redis=state_redis, broker=state_redis, mail=mail, clock=clock)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client:
-        client.headers.update(AUTH)
-        yield client
+# A second API with other settings on the same Redis (a restart, say).
+other_api = api_client
 
 
 @pytest.fixture
