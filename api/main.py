@@ -11,37 +11,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api import problems
+from api.admin import build_admin
 from api.auth import ApiKeys
 from api.limits import BodySizeLimit
 from api.mailqueue import BrokerMailQueue, MailQueue, backup_delay_seconds
 from api.metrics import Metrics
-from api.routes import build_v1, operations
+from api.operations import operations
+from api.routes import build_v1
 from api.service import Clock, TwoStep
 from shared.errors import ConfigError
+from shared.redisconn import async_client
 from shared.settings import Settings, load_settings
 from shared.store import Store
 
 log = logging.getLogger("twostep.api")
-
-
-def _redis(url: str, settings: Settings) -> Redis:
-    return Redis.from_url(
-        url,
-        decode_responses=True,
-        # A connection that died with a restarted Redis fails on write: one immediate retry
-        # on a fresh connection. Timeouts are not retried: a script may have run already.
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-        max_connections=512,
-    )
 
 
 def create_app(
@@ -63,8 +48,8 @@ def create_app(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
-    state_redis = redis or _redis(settings.redis_url, settings)
-    broker_redis = broker or _redis(settings.broker_url, settings)
+    state_redis = redis or async_client(settings.redis_url, settings)
+    broker_redis = broker or async_client(settings.broker_url, settings)
     metrics = Metrics()
     store = Store(state_redis)
     mail = mail or BrokerMailQueue(
@@ -102,7 +87,9 @@ def create_app(
     app.state.metrics = metrics
     app.state.readiness = readiness
     problems.install(app, metrics)
-    app.include_router(build_v1(ApiKeys(settings.api_keys)))
+    api_keys = ApiKeys(settings.api_keys)
+    app.include_router(build_v1(api_keys))
+    app.include_router(build_admin(api_keys))
     app.include_router(operations)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

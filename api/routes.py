@@ -5,9 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from fastapi.responses import JSONResponse
 
 from api.schemas import (
     AccountIn,
@@ -193,26 +191,3 @@ def build_v1(auth: Any) -> APIRouter:
         return RecoveryCodes(codes=codes)
 
     return v1
-
-
-operations = APIRouter()
-
-
-@operations.get("/healthz", include_in_schema=True)
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@operations.get("/readyz", responses={503: {"description": "Redis or the broker is down"}})
-async def readyz(request: Request) -> JSONResponse:
-    checks = await request.app.state.readiness()
-    ready = all(checks.values())
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
-    return JSONResponse(body, status_code=200 if ready else 503)
-
-
-@operations.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )

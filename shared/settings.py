@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -18,6 +18,11 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
 
 
 class Settings(BaseSettings):
@@ -58,6 +63,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=65536, ge=1024)
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
     log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.JSON
+    worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
+
+    audit_max_events: int = Field(default=1000, ge=10, le=100000)
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    webhook_secret: SecretStr | None = Field(default=None, min_length=32)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("api_keys", "previous_secret_keys", mode="before")
     @classmethod
@@ -80,6 +92,12 @@ class Settings(BaseSettings):
         if any(ch in value for ch in "\r\n\0"):
             raise ValueError("must be a single line")
         return value
+
+    @model_validator(mode="after")
+    def _webhook_signed(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError("TWOSTEP_WEBHOOK_SECRET (32+ characters) signs webhook deliveries")
+        return self
 
     @property
     def previous_secrets(self) -> tuple[str, ...]:

@@ -10,13 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from redis import Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.retry import Retry
-
 from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
+from shared.redisconn import sync_client
 from shared.settings import Settings
 from workers.message import build_message, make_message_id
 from workers.render import Renderer
@@ -43,15 +39,7 @@ class Runtime:
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout_seconds * 4,
-            socket_connect_timeout=settings.redis_timeout_seconds * 4,
-            health_check_interval=30,
-            # See api/main.py: one retry on a dead connection, none on a timeout.
-            retry=Retry(NoBackoff(), 1),
-            retry_on_error=[RedisConnectionError],
-        )
+        redis = sync_client(settings.redis_url, settings)
         sender = SmtpSender(
             host=settings.smtp_host,
             port=settings.smtp_port,
