@@ -26,6 +26,7 @@ NOTICE_TOTP_ENABLED = "totp_enabled"
 NOTICE_TOTP_DISABLED = "totp_disabled"
 NOTICE_RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 NOTICE_RECOVERY_CODE_USED = "recovery_code_used"
+NOTICE_TWO_STEP_RESET = "two_step_reset"
 NOTICE_KINDS = frozenset(
     {
         NOTICE_TWO_STEP_ENABLED,
@@ -35,6 +36,7 @@ NOTICE_KINDS = frozenset(
         NOTICE_TOTP_DISABLED,
         NOTICE_RECOVERY_CODES_GENERATED,
         NOTICE_RECOVERY_CODE_USED,
+        NOTICE_TWO_STEP_RESET,
     }
 )
 

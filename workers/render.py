@@ -20,6 +20,7 @@ KINDS = (
     "totp_disabled",
     "recovery_codes_generated",
     "recovery_code_used",
+    "two_step_reset",
 )
 
 
