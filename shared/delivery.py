@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from redis import Redis
 from redis.commands.core import Script
 
 from shared import scripts
 from shared.keys import MAIL_BUCKET, challenge_key, notice_marker
+from shared.redisconn import SyncStateRedis
 
 NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 
@@ -14,7 +14,7 @@ NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 class DeliveryStore:
     """Sync Redis access for the Celery workers; one script per state change."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SyncStateRedis) -> None:
         self.redis = redis
         self._scripts: dict[str, Script] = {
             name: redis.register_script(scripts.source(name))

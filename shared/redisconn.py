@@ -1,45 +1,221 @@
 """Redis clients for the API (async) and the workers (sync), built from the settings.
 
 Every process that talks to the state store or to the broker gets its clients here, so that
-the choice of topology lives in one place.
+the choice of topology lives in one place: a standalone Redis, a Redis Cluster (the state
+only: Celery's broker cannot run on a cluster), or a master found through Redis Sentinel.
 """
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
+from typing import Any, cast
+
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.exceptions import ClusterDownError, SlotNotCoveredError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
-from shared.settings import Settings
+from shared.errors import Unavailable
+from shared.settings import RedisMode, SentinelUrl, Settings, is_sentinel_url
+
+AsyncStateRedis = redis.asyncio.Redis | redis.asyncio.RedisCluster
+SyncStateRedis = redis.Redis | redis.RedisCluster
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaAck:
+    """Writes count as done only once ``replicas`` replicas have them (``WAIT``), so that a
+    failover cannot lose a write the API acknowledged."""
+
+    replicas: int
+    timeout_ms: int
+
+    def check(self, acknowledged: int) -> None:
+        if int(acknowledged) < self.replicas:
+            raise Unavailable("too few replicas acknowledged the write")
+
+
+# The acknowledgement policy of each client built here, for the store that uses it.
+_ACKS: weakref.WeakKeyDictionary[Any, ReplicaAck] = weakref.WeakKeyDictionary()
+
+
+def replica_ack_of(client: object) -> ReplicaAck | None:
+    """The acknowledgement policy a client was built with (none: Redis's own, asynchronous)."""
+    return _ACKS.get(client)
+
+
+def _replica_ack(settings: Settings) -> ReplicaAck | None:
+    if settings.redis_min_replicas_ack == 0:
+        return None
+    return ReplicaAck(settings.redis_min_replicas_ack, settings.replica_ack_timeout_ms)
+
+
+def _async_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "decode_responses": True,
+        # A connection that died with a restarted Redis fails on write: one immediate retry
+        # on a fresh connection. Timeouts are not retried: a script may have run already.
+        # Under Sentinel, a master demoted to replica answers READONLY, which the client
+        # turns into a ConnectionError: the retry asks the Sentinels for the new master.
+        "retry": AsyncRetry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "health_check_interval": 30,
+        "max_connections": 512,
+    }
+
+
+def _sync_options(settings: Settings) -> dict[str, Any]:
+    # A worker is not answering a user: a longer timeout. Retries as above.
+    return {
+        "socket_timeout": settings.redis_timeout_seconds * 4,
+        "socket_connect_timeout": settings.redis_timeout_seconds * 4,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+    }
+
+
+def _sentinel_kwargs(sentinel: SentinelUrl, options: dict[str, Any]) -> dict[str, Any]:
+    """The master's database and credentials; the Sentinels themselves get the timeouts."""
+    master: dict[str, Any] = {"db": sentinel.db}
+    if sentinel.password is not None:
+        master["password"] = sentinel.password
+    if sentinel.username is not None:
+        master["username"] = sentinel.username
+    return {**options, **master}
+
+
+def _timeouts(options: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in options.items() if key.startswith("socket_")}
+
+
+class _AcknowledgedBroker(redis.asyncio.Redis):
+    """The API's broker client when writes must reach replicas: a job push (LPUSH, the API's
+    only write to the broker) and its ``WAIT`` go in one round trip, so that a 201 whose
+    email job a failover would lose is a 503 instead."""
+
+    replica_ack: ReplicaAck
+
+    async def lpush(self, name: Any, *values: Any) -> int:
+        async with self.pipeline(transaction=False) as pipe:
+            pipe.lpush(name, *values)
+            pipe.wait(self.replica_ack.replicas, self.replica_ack.timeout_ms)
+            pushed, acknowledged = await pipe.execute()
+        if int(acknowledged) < self.replica_ack.replicas:
+            await self.connection_pool.disconnect(inuse_connections=False)
+        self.replica_ack.check(acknowledged)
+        return int(pushed)
+
+
+class _AsyncCluster(redis.asyncio.RedisCluster):
+    """A cluster client that, like the others, retries a dead connection (and follows the
+    cluster's redirections) but never a timeout: a script may have run already."""
+
+    ERRORS_ALLOW_RETRY = (  # type: ignore[assignment]  # a narrower tuple on purpose
+        RedisConnectionError,
+        ClusterDownError,
+        SlotNotCoveredError,
+    )
+
+
+class _SyncCluster(redis.RedisCluster):
+    ERRORS_ALLOW_RETRY = (  # type: ignore[assignment]  # as above
+        RedisConnectionError,
+        ClusterDownError,
+        SlotNotCoveredError,
+    )
+
+
+def _cluster_options(options: dict[str, Any]) -> dict[str, Any]:
+    # The cluster client retries at its own level (topology refreshed between tries).
+    return {
+        key: value
+        for key, value in options.items()
+        if key not in ("retry_on_error", "health_check_interval")
+    }
+
+
+def async_state_client(settings: Settings) -> AsyncStateRedis:
+    """The API's client of the state store, in the configured topology."""
+    options = _async_options(settings)
+    client: AsyncStateRedis
+    if settings.redis_mode is RedisMode.CLUSTER:
+        client = _AsyncCluster.from_url(settings.redis_url, **_cluster_options(options))
+    elif settings.redis_mode is RedisMode.SENTINEL:
+        sentinel = SentinelUrl.parse(settings.redis_url)
+        manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
+        )
+        client = manager.master_for(
+            cast(str, settings.redis_sentinel_master), **_sentinel_kwargs(sentinel, options)
+        )
+    else:
+        client = redis.asyncio.Redis.from_url(settings.redis_url, **options)
+    ack = _replica_ack(settings)
+    if ack is not None:
+        _ACKS[client] = ack
+    return client
+
+
+def async_broker_client(settings: Settings) -> redis.asyncio.Redis:
+    """The API's client of the broker: a standalone Redis or a Sentinel-managed master."""
+    options = _async_options(settings)
+    ack = _replica_ack(settings)
+    redis_class = redis.asyncio.Redis if ack is None else _AcknowledgedBroker
+    client: redis.asyncio.Redis
+    if is_sentinel_url(settings.broker_url):
+        sentinel = SentinelUrl.parse(settings.broker_url)
+        manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
+        )
+        client = manager.master_for(
+            cast(str, settings.broker_master),
+            redis_class=redis_class,
+            **_sentinel_kwargs(sentinel, options),
+        )
+    else:
+        client = redis_class.from_url(settings.broker_url, **options)
+    if isinstance(client, _AcknowledgedBroker) and ack is not None:
+        client.replica_ack = ack
+    return client
 
 
 def async_client(url: str, settings: Settings) -> redis.asyncio.Redis:
-    """The API's client: text replies, short timeouts."""
-    return redis.asyncio.Redis.from_url(
-        url,
-        decode_responses=True,
-        # A connection that died with a restarted Redis fails on write: one immediate retry
-        # on a fresh connection. Timeouts are not retried: a script may have run already.
-        retry=AsyncRetry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-        max_connections=512,
-    )
+    """The state store's client when ``url`` is ``settings.redis_url``, else the broker's.
+
+    Kept for callers written before topologies: in cluster mode the state client is a
+    ``redis.asyncio.RedisCluster``, which answers every command the API uses (scripts,
+    single-slot pipelines, PING) but is not a ``redis.asyncio.Redis``; new callers use
+    ``async_state_client`` and ``async_broker_client``, whose types say so."""
+    if url == settings.redis_url:
+        return cast(redis.asyncio.Redis, async_state_client(settings))
+    if url != settings.broker_url:
+        raise ValueError("async_client builds the clients of settings.redis_url and broker_url")
+    return async_broker_client(settings)
 
 
-def sync_client(url: str, settings: Settings) -> redis.Redis:
-    """A worker's client: bytes replies, a longer timeout (a worker is not answering a user)."""
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=settings.redis_timeout_seconds * 4,
-        socket_connect_timeout=settings.redis_timeout_seconds * 4,
-        health_check_interval=30,
-        # As above: one retry on a dead connection, none on a timeout.
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-    )
+def sync_client(url: str, settings: Settings) -> SyncStateRedis:
+    """A worker's client of the state store (``url`` is ``settings.redis_url``), bytes replies."""
+    if url != settings.redis_url:
+        raise ValueError("sync_client builds the workers' client of settings.redis_url")
+    options = _sync_options(settings)
+    if settings.redis_mode is RedisMode.CLUSTER:
+        return _SyncCluster.from_url(url, **_cluster_options(options))
+    if settings.redis_mode is RedisMode.SENTINEL:
+        sentinel = SentinelUrl.parse(url)
+        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
+        )
+        master: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+            cast(str, settings.redis_sentinel_master), **_sentinel_kwargs(sentinel, options)
+        )
+        return master
+    return redis.Redis.from_url(url, **options)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +20,44 @@ class SmtpSecurity(StrEnum):
     NONE = "none"
     STARTTLS = "starttls"
     TLS = "tls"
+
+
+class RedisMode(StrEnum):
+    STANDALONE = "standalone"
+    CLUSTER = "cluster"
+    SENTINEL = "sentinel"
+
+
+@dataclass(frozen=True, slots=True)
+class SentinelUrl:
+    """``sentinel://[[user]:password@]host:port[/db][;sentinel://host:port...]``, as kombu's
+    Redis transport reads a broker URL: the database and the master's credentials come
+    from the first URL."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    db: int
+    username: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> SentinelUrl:
+        parts = [urlsplit(part.strip()) for part in url.split(";") if part.strip()]
+        if not parts or any(part.scheme != "sentinel" for part in parts):
+            raise ValueError("a Sentinel URL is sentinel://host:port[/db][;sentinel://...]")
+        sentinels = []
+        for part in parts:
+            if not part.hostname or part.port is None:
+                raise ValueError(f"each Sentinel needs a host and a port: {part.netloc!r}")
+            sentinels.append((part.hostname, part.port))
+        path = parts[0].path.strip("/") or "0"
+        if not path.isdigit():
+            raise ValueError(f"the database is a number: {path!r}")
+        first = parts[0]
+        return cls(tuple(sentinels), int(path), first.username or None, first.password)
+
+
+def is_sentinel_url(url: str) -> bool:
+    return url.strip().startswith("sentinel://")
 
 
 class LogFormat(StrEnum):
@@ -38,6 +78,11 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str = "redis://127.0.0.1:6379/1"
     redis_timeout_seconds: float = Field(default=0.5, gt=0, le=30)
+    # Topology of the state store, and acknowledgement of writes by replicas.
+    redis_mode: RedisMode = RedisMode.STANDALONE
+    redis_sentinel_master: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    broker_sentinel_master: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    redis_min_replicas_ack: int = Field(default=0, ge=0, le=16)
 
     code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
     max_attempts: int = Field(default=5, ge=1, le=100)
@@ -98,6 +143,58 @@ class Settings(BaseSettings):
         if self.webhook_url and self.webhook_secret is None:
             raise ValueError("TWOSTEP_WEBHOOK_SECRET (32+ characters) signs webhook deliveries")
         return self
+
+    @model_validator(mode="after")
+    def _redis_topology(self) -> Settings:
+        state_sentinel = is_sentinel_url(self.redis_url)
+        if self.redis_mode is RedisMode.SENTINEL:
+            if not state_sentinel:
+                raise ValueError(
+                    "with TWOSTEP_REDIS_MODE=sentinel, TWOSTEP_REDIS_URL names the Sentinels:"
+                    " sentinel://host:port[/db][;sentinel://host:port...]"
+                )
+            if self.redis_sentinel_master is None:
+                raise ValueError(
+                    "with TWOSTEP_REDIS_MODE=sentinel, TWOSTEP_REDIS_SENTINEL_MASTER names the"
+                    " master the Sentinels monitor"
+                )
+        elif state_sentinel:
+            raise ValueError("a sentinel:// TWOSTEP_REDIS_URL needs TWOSTEP_REDIS_MODE=sentinel")
+        for url in (self.redis_url, self.broker_url):
+            if is_sentinel_url(url):
+                SentinelUrl.parse(url)
+        if is_sentinel_url(self.broker_url) and self.broker_master is None:
+            raise ValueError(
+                "a sentinel:// TWOSTEP_BROKER_URL needs TWOSTEP_BROKER_SENTINEL_MASTER (or"
+                " TWOSTEP_REDIS_SENTINEL_MASTER, when the broker is the same master)"
+            )
+        if self.redis_mode is RedisMode.CLUSTER:
+            state = urlsplit(self.redis_url)
+            if state.path.strip("/") not in ("", "0"):
+                raise ValueError("Redis Cluster has only database 0: TWOSTEP_REDIS_URL ends /0")
+            broker = urlsplit(self.broker_url)
+            if (broker.hostname, broker.port) == (state.hostname, state.port):
+                raise ValueError(
+                    "the broker cannot run on Redis Cluster: TWOSTEP_BROKER_URL must name a"
+                    " standalone or Sentinel-managed Redis, not a node of the cluster"
+                )
+            if self.redis_min_replicas_ack:
+                raise ValueError(
+                    "TWOSTEP_REDIS_MIN_REPLICAS_ACK works with standalone and Sentinel,"
+                    " not with TWOSTEP_REDIS_MODE=cluster"
+                )
+        return self
+
+    @property
+    def broker_master(self) -> str | None:
+        """The Sentinel master of a sentinel:// broker: its own, or the state's."""
+        return self.broker_sentinel_master or self.redis_sentinel_master
+
+    @property
+    def replica_ack_timeout_ms(self) -> int:
+        """How long a write waits for replicas: half the Redis timeout, so that the answer
+        (enough replicas or not) comes before the client gives up on the socket."""
+        return max(1, int(self.redis_timeout_seconds * 500))
 
     @property
     def previous_secrets(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from redis.exceptions import NoScriptError
 
 from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
+from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,23 +86,52 @@ def _outcome(raw: Any) -> Outcome:
 class Store:
     """Account, challenge and trusted-browser state in Redis. One script per state change."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: AsyncStateRedis, replica_ack: ReplicaAck | None = None) -> None:
         self.redis = redis
         self._shas = {name: scripts.sha(name) for name in scripts.NAMES}
+        self._ack = replica_ack or replica_ack_of(redis)
 
     async def _run(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
+        if self._ack is not None:
+            return await self._run_acknowledged(self._ack, name, keys, args)
         # EVALSHA straight through execute_command: redis-py's Script wrapper costs more
         # than the round trip on the login path. A Redis that lost its scripts (restart,
         # failover) answers NOSCRIPT once, and the script is loaded again.
         try:
-            return await self.redis.execute_command(  # type: ignore[no-untyped-call]
+            return await self.redis.execute_command(
                 "EVALSHA", self._shas[name], len(keys), *keys, *args
             )
         except NoScriptError:
             await self.redis.script_load(scripts.source(name))
-            return await self.redis.execute_command(  # type: ignore[no-untyped-call]
+            return await self.redis.execute_command(
                 "EVALSHA", self._shas[name], len(keys), *keys, *args
             )
+
+    async def _run_acknowledged(
+        self, ack: ReplicaAck, name: str, keys: list[str], args: list[str | int | float]
+    ) -> Any:
+        """The script, then ``WAIT`` on the same connection, in one round trip: the answer
+        counts only once enough replicas hold what the script wrote, so that a failover
+        cannot take back a change the API acknowledged."""
+        for _ in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
+                pipe.wait(ack.replicas, ack.timeout_ms)
+                result, acknowledged = await pipe.execute(raise_on_error=False)
+            if isinstance(result, NoScriptError):
+                await self.redis.script_load(scripts.source(name))
+                continue
+            if isinstance(result, Exception):
+                raise result
+            if isinstance(acknowledged, Exception):
+                raise acknowledged
+            if int(acknowledged) < ack.replicas and isinstance(self.redis, Redis):
+                # Perhaps a master that a failover left behind: new connections ask the
+                # Sentinels again where the master is.
+                await self.redis.connection_pool.disconnect(inuse_connections=False)
+            ack.check(acknowledged)
+            return result
+        raise NoScriptError(f"script {name} could not be loaded")
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

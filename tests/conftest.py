@@ -17,6 +17,7 @@ from api.main import create_app
 from shared.jobs import CodeJob, NoticeJob
 from shared.settings import Settings
 from tests.processes import API_KEY, SECRET_KEY, RedisServer
+from tests.topologies import RedisCluster
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -77,14 +78,29 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["fakeredis", "redis-server"])
+@pytest.fixture(scope="session")
+def redis_cluster(log_dir: Path) -> Iterator[RedisCluster]:
+    cluster = RedisCluster(log_dir / "cluster")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["fakeredis", "redis-server", "redis-cluster"])
 async def state_redis(request: pytest.FixtureRequest) -> AsyncIterator[redis.asyncio.Redis]:
-    """The same test body runs on fakeredis and on a real redis-server: their Lua differs."""
+    """The same test body runs on fakeredis, on a real redis-server and on a real three-master
+    Redis Cluster: their Lua differs, and on a cluster every command must stay in one slot."""
     if request.param == "fakeredis":
         client: redis.asyncio.Redis = fakeredis.FakeAsyncRedis(decode_responses=True)
-    else:
+    elif request.param == "redis-server":
         server: RedisServer = request.getfixturevalue("clean_redis")
         client = redis.asyncio.Redis.from_url(server.url(), decode_responses=True)
+    else:
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        # Not a redis.asyncio.Redis, but it answers every command the store sends.
+        client = redis.asyncio.RedisCluster.from_url(  # type: ignore[assignment]
+            cluster.url(), decode_responses=True
+        )
     yield client
     await client.aclose()
 

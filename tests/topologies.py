@@ -1,0 +1,172 @@
+"""Real Redis topologies for tests: a three-master Redis Cluster and a Sentinel-managed pair,
+all on loopback ports, never the machine's own Redis."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from tests.processes import Process, free_port, wait_for_port
+
+
+def _binary(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed; run `make setup` (see README)")
+    return found
+
+
+def _wait(what: str, done: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} after {timeout}s")
+        time.sleep(0.05)
+
+
+class RedisCluster:
+    """Three masters, no replicas: ``redis-cli --cluster create`` over three fresh nodes."""
+
+    def __init__(self, log_dir: Path, masters: int = 3) -> None:
+        self.log_dir = log_dir
+        self.ports = [free_port() for _ in range(masters)]
+        self.nodes: list[Process] = []
+        for port in self.ports:
+            data = log_dir / f"cluster-{port}"
+            data.mkdir(parents=True, exist_ok=True)
+            args = [
+                _binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes", "--cluster-config-file", str(data / "nodes.conf"),
+                # Its own bus port: the default (port + 10000) may be taken or out of range.
+                "--cluster-port", str(free_port()),
+                "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no",
+                "--dir", str(data),
+            ]  # fmt: skip
+            self.nodes.append(Process(f"cluster-{port}", args, {}, log_dir))
+        for port, node in zip(self.ports, self.nodes, strict=True):
+            wait_for_port(port, proc=node.proc)
+        subprocess.run(
+            [_binary("redis-cli"), "--cluster", "create"]
+            + [f"127.0.0.1:{port}" for port in self.ports]
+            + ["--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        _wait("the cluster is not ok", self._ok)
+
+    def _ok(self) -> bool:
+        for port in self.ports:
+            with redis.Redis(port=port, decode_responses=True) as node:
+                info = node.cluster("info")
+                if info.get("cluster_state") != "ok" or int(info["cluster_known_nodes"]) != len(
+                    self.ports
+                ):
+                    return False
+        return True
+
+    def url(self) -> str:
+        """A seed node: the client learns the others from it."""
+        return f"redis://127.0.0.1:{self.ports[0]}/0"
+
+    def flushall(self) -> None:
+        for port in self.ports:
+            with redis.Redis(port=port) as node:
+                node.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+class SentinelGroup:
+    """A master, a replica of it, and one Sentinel monitoring them as ``master_name``."""
+
+    def __init__(self, log_dir: Path, master_name: str = "twostep") -> None:
+        self.log_dir = log_dir
+        self.master_name = master_name
+        self.ports = [free_port(), free_port()]
+        self.servers = {port: self._server(port) for port in self.ports}
+        for port, server in self.servers.items():
+            wait_for_port(port, proc=server.proc)
+        with redis.Redis(port=self.ports[1]) as replica:
+            replica.replicaof("127.0.0.1", self.ports[0])
+        _wait("the replica never synced", lambda: self._synced(self.ports[1]))
+        self.sentinel_port = free_port()
+        conf = log_dir / f"sentinel-{self.sentinel_port}.conf"
+        conf.write_text(
+            f"port {self.sentinel_port}\n"
+            "bind 127.0.0.1\n"
+            f"dir {log_dir}\n"
+            f"sentinel monitor {master_name} 127.0.0.1 {self.ports[0]} 1\n"
+            f"sentinel down-after-milliseconds {master_name} 1000\n"
+            f"sentinel failover-timeout {master_name} 5000\n"
+            f"sentinel parallel-syncs {master_name} 1\n"
+        )
+        self.sentinel = Process(
+            f"sentinel-{self.sentinel_port}",
+            [_binary("redis-server"), str(conf), "--sentinel"],
+            {},
+            log_dir,
+        )
+        wait_for_port(self.sentinel_port, proc=self.sentinel.proc)
+        _wait("the sentinel never saw the replica", self._sees_replica)
+
+    def _server(self, port: int) -> Process:
+        data = self.log_dir / f"sentinel-node-{port}"
+        data.mkdir(parents=True, exist_ok=True)
+        args = [
+            _binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(data),
+            # A replica syncs at once, not after Redis's default 5 s of waiting for others.
+            "--repl-diskless-sync-delay", "0",
+        ]  # fmt: skip
+        return Process(f"sentinel-node-{port}", args, {}, self.log_dir)
+
+    def _synced(self, port: int) -> bool:
+        with redis.Redis(port=port, decode_responses=True) as node:
+            info = node.info("replication")
+            return bool(info.get("master_link_status") == "up")
+
+    def _sees_replica(self) -> bool:
+        with redis.Redis(port=self.sentinel_port, decode_responses=True) as sentinel:
+            replicas = sentinel.sentinel_slaves(self.master_name)
+            return any(
+                "s_down" not in replica["flags"] and replica["master-link-status"] == "ok"
+                for replica in replicas
+            )
+
+    def master_port(self) -> int:
+        with redis.Redis(port=self.sentinel_port, decode_responses=True) as sentinel:
+            _host, port = sentinel.sentinel_get_master_addr_by_name(self.master_name)
+            return int(port)
+
+    def url(self, db: int = 0) -> str:
+        """The Sentinel URL, as kombu's broker transport reads it."""
+        return f"sentinel://127.0.0.1:{self.sentinel_port}/{db}"
+
+    def failover(self, timeout: float = 30.0) -> int:
+        """``SENTINEL FAILOVER``: the replica becomes the master. Returns the new master's port
+        once the old master replicates from it."""
+        old = self.master_port()
+        with redis.Redis(port=self.sentinel_port) as sentinel:
+            sentinel.execute_command("SENTINEL FAILOVER", self.master_name)
+        _wait("no new master", lambda: self.master_port() != old, timeout)
+        new = self.master_port()
+
+        def demoted() -> bool:
+            with redis.Redis(port=old, decode_responses=True) as node:
+                info = node.info("replication")
+                return bool(info["role"] == "slave" and info.get("master_link_status") == "up")
+
+        _wait("the old master never followed the new one", demoted, timeout)
+        return new
+
+    def stop(self) -> None:
+        self.sentinel.stop()
+        for server in self.servers.values():
+            server.stop()
