@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from api.audit import AuditTrail
 from api.outbox import Outbox, Seen
 from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refusal
 from api.qrcode import qr_svg
@@ -36,7 +37,10 @@ def totp_context(tag: str) -> str:
 class Authenticators:
     """The keys behind every kind of code, and the TOTP and recovery-code use cases."""
 
-    def __init__(self, settings: Settings, store: Store, outbox: Outbox, clock: Clock) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, outbox: Outbox, trail: AuditTrail, clock: Clock
+    ) -> None:
+        self.trail = trail
         self.settings = settings
         self.store = store
         self.outbox = outbox
@@ -116,26 +120,29 @@ class Authenticators:
         except SealError:
             raise EnrolmentNotFound() from None  # sealed with a key that was dropped since
         step = totp.matching_step(secret, cleaned, now)
+        seen = Seen.of(client)
         outcome = await self.store.confirm_totp(
-            account_id, sealed, step, now, self.settings.max_attempts
+            account_id, sealed, step, now, self.settings.max_attempts, self.trail.entry(now, seen)
         )
         if outcome.status == "not_found":
             raise EnrolmentNotFound()
         refused = refusal(outcome)
         if refused is not None:
             raise refused
+        await self.trail.recorded(account_tag(account_id), now)
         _changed, email, locale = outcome.values
-        await self.outbox.notice(NOTICE_TOTP_ENABLED, email, locale, now, Seen.of(client))
+        await self.outbox.notice(NOTICE_TOTP_ENABLED, email, locale, now, seen)
 
     async def disable_totp(self, account_id: str, client: Client | None) -> None:
-        outcome = await self.store.disable_totp(account_id)
+        now = self.clock()
+        seen = Seen.of(client)
+        outcome = await self.store.disable_totp(account_id, now, self.trail.entry(now, seen))
         if outcome.status == "not_found":
             raise AccountNotFound()
         changed, email, locale = outcome.values
         if changed == "1":
-            await self.outbox.notice(
-                NOTICE_TOTP_DISABLED, email, locale, self.clock(), Seen.of(client)
-            )
+            await self.trail.recorded(account_tag(account_id), now)
+            await self.outbox.notice(NOTICE_TOTP_DISABLED, email, locale, now, seen)
 
     # Recovery codes
 
@@ -145,13 +152,15 @@ class Authenticators:
             codes.recovery_digest(self._recovery_keys[0], codes.clean_recovery_code(code) or "")
             for code in made
         ]
-        outcome = await self.store.replace_recovery_codes(account_id, digests)
+        now = self.clock()
+        seen = Seen.of(client)
+        outcome = await self.store.replace_recovery_codes(
+            account_id, digests, now, self.trail.entry(now, seen)
+        )
         if outcome.status == "not_found":
             raise AccountNotFound()
+        await self.trail.recorded(account_tag(account_id), now)
         email, locale = outcome.values
         details = {"count": str(len(made))}
-        now = self.clock()
-        await self.outbox.notice(
-            NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, Seen.of(client), details
-        )
+        await self.outbox.notice(NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, seen, details)
         return made

@@ -243,6 +243,51 @@ class TrustedBrowserList(BaseModel):
     items: list[TrustedBrowserView]
 
 
+EVENT_TYPES = (
+    "challenge_issued",
+    "code_resent",
+    "verified",
+    "verification_failed",
+    "challenge_locked",
+    "account_locked",
+    "account_unlocked",
+    "trusted_browser_used",
+    "trusted_browser_added",
+    "trusted_browser_revoked",
+    "two_step_enabled",
+    "two_step_disabled",
+    "two_step_reset",
+    "totp_enabled",
+    "totp_disabled",
+    "recovery_codes_created",
+    "recovery_code_used",
+)
+EVENT_CURSOR_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+
+
+class AuditEventView(BaseModel):
+    event_id: str = Field(description="The event's id in the account's stream; also a cursor.")
+    type: str = Field(json_schema_extra={"enum": list(EVENT_TYPES)})
+    occurred_at: str
+    client_ip: str | None = Field(description="The end user's IP, as the portal reported it.")
+    request_id: str | None = Field(description="The X-Request-ID of the call that caused it.")
+    details: dict[str, Any] = Field(
+        description="By type: challenge_id, method, attempts_left, browser_id, seconds, ..."
+    )
+
+
+class AuditEventPage(BaseModel):
+    items: list[AuditEventView] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as `before` for the next (older) page; null on the last page."
+    )
+
+
+class Unlocked(BaseModel):
+    account_id: str
+    was_locked: bool
+
+
 class Problem(BaseModel):
     """An RFC 9457 problem document."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from api.audit import AuditTrail
 from api.authenticators import Authenticators
 from api.mailqueue import MailQueue
 from api.metrics import Metrics
@@ -11,6 +12,7 @@ from api.outbox import Outbox, Seen
 from api.outcomes import account_view, pending, refusal
 from api.schemas import (
     AccountView,
+    AuditEventView,
     ChallengeView,
     Client,
     NotRequired,
@@ -21,6 +23,7 @@ from api.schemas import (
     rfc3339,
     rfc3339_from,
 )
+from api.webhooks import Announcer
 from shared import codes
 from shared.crypto import Sealer
 from shared.errors import (
@@ -34,9 +37,12 @@ from shared.jobs import (
     NOTICE_TRUSTED_BROWSER_ADDED,
     NOTICE_TWO_STEP_DISABLED,
     NOTICE_TWO_STEP_ENABLED,
+    NOTICE_TWO_STEP_RESET,
 )
+from shared.keys import AccountKeys, tag_of_challenge
 from shared.settings import Settings
-from shared.store import Store, browser_record
+from shared.store import AuditEvent, Store, browser_record
+from shared.webhooks import event_details
 
 Clock = Callable[[], float]
 
@@ -45,14 +51,21 @@ class TwoStep:
     """The service. Every method is one state change in Redis plus, at most, one published job."""
 
     def __init__(
-        self, settings: Settings, store: Store, mail: MailQueue, metrics: Metrics, clock: Clock
+        self,
+        settings: Settings,
+        store: Store,
+        mail: MailQueue,
+        metrics: Metrics,
+        clock: Clock,
+        webhooks: Announcer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.metrics = metrics
         self.clock = clock
         self.outbox = Outbox(mail, metrics, Sealer(settings.secret_key.get_secret_value()))
-        self.authenticators = Authenticators(settings, store, self.outbox, clock)
+        self.trail = AuditTrail(settings, webhooks)
+        self.authenticators = Authenticators(settings, store, self.outbox, self.trail, clock)
         self._digest_key = self.authenticators.digest_key
 
     # Accounts
@@ -76,15 +89,49 @@ class TwoStep:
         self, account_id: str, enabled: bool, client: Client | None
     ) -> AccountView:
         now = self.clock()
-        outcome = await self.store.set_two_step(account_id, enabled, now)
+        seen = Seen.of(client)
+        outcome = await self.store.set_two_step(
+            account_id, enabled, now, self.trail.entry(now, seen)
+        )
         if outcome.status == "not_found":
             raise AccountNotFound()
         if outcome.values[0] == "1":
+            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
             kind = NOTICE_TWO_STEP_ENABLED if enabled else NOTICE_TWO_STEP_DISABLED
-            await self.outbox.notice(
-                kind, outcome.values[1], outcome.values[2], now, Seen.of(client)
-            )
+            await self.outbox.notice(kind, outcome.values[1], outcome.values[2], now, seen)
         return await self.get_account(account_id)
+
+    # Support staff
+
+    async def unlock(self, account_id: str, client: Client | None) -> bool:
+        """Lift the account's lock and forget its back-off. True when it was locked."""
+        now = self.clock()
+        outcome = await self.store.unlock(account_id, now, self.trail.entry(now, Seen.of(client)))
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
+        return outcome.values[0] == "1"
+
+    async def reset_two_step(self, account_id: str, client: Client | None) -> AccountView:
+        """Two-step off, app, recovery codes and trusted browsers gone; the owner is told."""
+        now = self.clock()
+        seen = Seen.of(client)
+        outcome = await self.store.reset_two_step(account_id, now, self.trail.entry(now, seen))
+        if outcome.status == "not_found":
+            raise AccountNotFound()
+        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
+        email, locale = outcome.values
+        await self.outbox.notice(NOTICE_TWO_STEP_RESET, email, locale, now, seen)
+        return await self.get_account(account_id)
+
+    async def events(
+        self, account_id: str, limit: int, before: str | None
+    ) -> tuple[list[AuditEventView], str | None]:
+        """A page of the account's audit trail, newest first, and the next page's cursor."""
+        await self.get_account(account_id)
+        events, cursor = await self.store.events(account_id, limit, before)
+        tag = AccountKeys.of(account_id).tag
+        return [_event_view(tag, event) for event in events], cursor
 
     # Logins and challenges
 
@@ -110,10 +157,13 @@ class TwoStep:
             resend_cooldown_seconds=self.settings.resend_cooldown_seconds,
             max_emails_per_hour=self.settings.max_emails_per_hour,
             max_attempts=self.settings.max_attempts,
+            audit=self.trail.entry(now, seen),
         )
         if outcome.status == "not_found":
             self.metrics.logins.labels("account_not_found").inc()
             raise AccountNotFound()
+        if outcome.status in ("pending", "trusted"):
+            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         if outcome.status in ("disabled", "trusted"):
             reason = "two_step_disabled" if outcome.status == "disabled" else "trusted_browser"
             self.metrics.logins.labels(reason).inc()
@@ -157,11 +207,13 @@ class TwoStep:
             resend_cooldown_seconds=self.settings.resend_cooldown_seconds,
             max_sends_per_challenge=self.settings.max_sends_per_challenge,
             max_emails_per_hour=self.settings.max_emails_per_hour,
+            audit=self.trail.entry(now, seen),
         )
         self.metrics.resends.labels(outcome.status).inc()
         refused = refusal(outcome)
         if refused is not None:
             raise refused
+        await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         email, locale, sends, expires_at, resend_at, ip, label, totp, recovery = outcome.values
         await self.outbox.code(
             challenge_id, int(sends), email, locale, code, float(expires_at), Seen(ip, label)
@@ -200,8 +252,11 @@ class TwoStep:
             max_trusted_browsers=self.settings.max_trusted_browsers,
             trusted_browser_ttl_seconds=self.settings.trusted_browser_ttl_seconds,
             max_attempts=self.settings.max_attempts,
+            audit=self.trail.entry(now, seen),
         )
         self.metrics.verifications.labels(method, outcome.status).inc()
+        if outcome.status in ("verified", "invalid", "too_many_attempts", "locked"):
+            await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         if outcome.status == "no_method":
             raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")
         refused = refusal(outcome)
@@ -237,9 +292,26 @@ class TwoStep:
 
     async def revoke_browser(self, account_id: str, browser_id: str) -> None:
         await self.get_account(account_id)
-        if not await self.store.revoke_browser(account_id, browser_id):
+        now = self.clock()
+        audit = self.trail.entry(now, Seen.of(None))
+        if not await self.store.revoke_browser(account_id, browser_id, now, audit):
             raise BrowserNotFound()
+        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
 
     async def revoke_all_browsers(self, account_id: str) -> None:
         await self.get_account(account_id)
-        await self.store.revoke_all_browsers(account_id)
+        now = self.clock()
+        audit = self.trail.entry(now, Seen.of(None))
+        if await self.store.revoke_all_browsers(account_id, now, audit):
+            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
+
+
+def _event_view(tag: str, event: AuditEvent) -> AuditEventView:
+    return AuditEventView(
+        event_id=event.event_id,
+        type=event.type,
+        occurred_at=rfc3339(event.occurred_at),
+        client_ip=event.ip or None,
+        request_id=event.request_id or None,
+        details=event_details(tag, event.details),
+    )

@@ -90,6 +90,21 @@ class AccountKeys:
         """HASH recovery-code digest -> "1": the unused codes of the current set."""
         return f"{self.base}:recovery"
 
+    @property
+    def events(self) -> str:
+        """STREAM: the account's audit trail, capped (``shared/lua/_audit.lua``)."""
+        return f"{self.base}:events"
+
+    @property
+    def webhook_cursor(self) -> str:
+        """STRING: the id of the last audit event delivered to the webhook."""
+        return f"{self.base}:webhook-cursor"
+
+    @property
+    def webhook_claim(self) -> str:
+        """STRING: the worker delivering this account's webhook events, for a short while."""
+        return f"{self.base}:webhook-claim"
+
     def challenge(self, challenge_id: str) -> str:
         """HASH of one challenge; see ``shared/lua/create_challenge.lua`` for its fields."""
         return self.challenge_prefix + short_id(challenge_id)
@@ -104,6 +119,9 @@ class AccountKeys:
             self.browser_expiry,
             self.totp,
             self.recovery,
+            self.events,
+            self.webhook_cursor,
+            self.webhook_claim,
         ]
 
 

@@ -25,6 +25,25 @@ NAMES = (
     "totp_disable",
     "recovery_replace",
     "totp_reseal",
+    "revoke_browsers",
+    "unlock",
+    "reset_two_step",
+)
+
+# Scripts that record audit events: ``_audit.lua`` goes in front of them.
+AUDITED = frozenset(
+    {
+        "login",
+        "resend",
+        "verify",
+        "set_two_step",
+        "totp_confirm",
+        "totp_disable",
+        "recovery_replace",
+        "revoke_browsers",
+        "unlock",
+        "reset_two_step",
+    }
 )
 
 
@@ -38,4 +57,7 @@ def sha(name: str) -> str:
 def source(name: str) -> str:
     if name not in NAMES:
         raise KeyError(name)
-    return (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    body = (LUA_DIR / f"{name}.lua").read_text(encoding="utf-8")
+    if name in AUDITED:
+        return (LUA_DIR / "_audit.lua").read_text(encoding="utf-8") + body
+    return body

@@ -12,6 +12,8 @@ from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
 
+DEFAULT_AUDIT_CAP = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class Profile:
@@ -47,6 +49,33 @@ class TrustedBrowser:
 
 
 @dataclass(frozen=True, slots=True)
+class Audit:
+    """How an audited change is recorded in the account's stream (``shared/lua/_audit.lua``):
+    the stream's cap, when, the end user's IP and the request id."""
+
+    cap: int = DEFAULT_AUDIT_CAP
+    at: float | None = None
+    ip: str = ""
+    request_id: str = ""
+
+    def args(self, now: float) -> list[str | int | float]:
+        at = now if self.at is None else self.at
+        return [self.cap, f"{at:.3f}", self.ip, self.request_id]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of an account's audit stream."""
+
+    event_id: str
+    type: str
+    occurred_at: float
+    ip: str
+    request_id: str
+    details: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """What a script said: a status word and the values that go with it."""
 
@@ -76,6 +105,15 @@ def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBr
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _event(event_id: str, raw: dict[Any, Any]) -> AuditEvent:
+    fields = {_text(name) or "": _text(value) or "" for name, value in raw.items()}
+    kind = fields.pop("type", "")
+    at = float(fields.pop("at", "0") or 0)
+    ip = fields.pop("ip", "")
+    request_id = fields.pop("rid", "")
+    return AuditEvent(event_id, kind, at, ip, request_id, fields)
 
 
 def _outcome(raw: Any) -> Outcome:
@@ -133,6 +171,21 @@ class Store:
             return result
         raise NoScriptError(f"script {name} could not be loaded")
 
+    async def _audited(
+        self,
+        name: str,
+        keys: AccountKeys,
+        key_list: list[str],
+        args: list[str | int | float],
+        audit: Audit | None,
+        now: float,
+    ) -> Any:
+        """Run a script that records audit events: the stream is its last key, the audit
+        arguments its last four."""
+        return await self._run(
+            name, [*key_list, keys.events], [*args, *(audit or Audit()).args(now)]
+        )
+
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
@@ -164,14 +217,52 @@ class Store:
             trusted_browsers=int(browsers),
         )
 
-    async def set_two_step(self, account_id: str, enabled: bool, now: float) -> Outcome:
+    async def set_two_step(
+        self, account_id: str, enabled: bool, now: float, audit: Audit | None = None
+    ) -> Outcome:
         keys = AccountKeys.of(account_id)
-        raw = await self._run(
+        raw = await self._audited(
             "set_two_step",
+            keys,
             [keys.profile, keys.browsers, keys.browser_expiry],
             ["1" if enabled else "0", f"{now:.3f}"],
+            audit,
+            now,
         )
         return _outcome(raw)
+
+    async def unlock(self, account_id: str, now: float, audit: Audit | None = None) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._audited(
+            "unlock", keys, [keys.profile, keys.guard], [f"{now:.3f}"], audit, now
+        )
+        return _outcome(raw)
+
+    async def reset_two_step(
+        self, account_id: str, now: float, audit: Audit | None = None
+    ) -> Outcome:
+        keys = AccountKeys.of(account_id)
+        raw = await self._audited(
+            "reset_two_step",
+            keys,
+            [keys.profile, keys.totp, keys.recovery, keys.browsers, keys.browser_expiry],
+            [f"{now:.3f}"],
+            audit,
+            now,
+        )
+        return _outcome(raw)
+
+    async def events(
+        self, account_id: str, limit: int, before: str | None
+    ) -> tuple[list[AuditEvent], str | None]:
+        """The newest ``limit`` events older than the event id ``before``, newest first, and
+        the cursor of the next page (None on the last page)."""
+        key = AccountKeys.of(account_id).events
+        upper = f"({before}" if before else "+"
+        raw: Any = await self.redis.xrevrange(key, upper, "-", count=limit + 1)
+        events = [_event(_text(event_id) or "", fields or {}) for event_id, fields in raw[:limit]]
+        more = len(raw) > limit
+        return events, events[-1].event_id if more and events else None
 
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
@@ -200,10 +291,12 @@ class Store:
         resend_cooldown_seconds: int,
         max_emails_per_hour: int,
         max_attempts: int,
+        audit: Audit | None = None,
     ) -> Outcome:
         keys = AccountKeys.of(account_id)
-        raw = await self._run(
+        raw = await self._audited(
             "login",
+            keys,
             [
                 keys.profile,
                 keys.guard,
@@ -229,6 +322,8 @@ class Store:
                 max_attempts,
                 short_id(challenge_id),
             ],
+            audit,
+            now,
         )
         return _outcome(raw)
 
@@ -244,13 +339,15 @@ class Store:
         resend_cooldown_seconds: int,
         max_sends_per_challenge: int,
         max_emails_per_hour: int,
+        audit: Audit | None = None,
     ) -> Outcome:
         tag = tag_of_challenge(challenge_id)
         if tag is None:
             return Outcome("not_found", ())
         keys = AccountKeys(tag)
-        raw = await self._run(
+        raw = await self._audited(
             "resend",
+            keys,
             [
                 keys.challenge(challenge_id),
                 keys.profile,
@@ -270,6 +367,8 @@ class Store:
                 client_label,
                 short_id(challenge_id),
             ],
+            audit,
+            now,
         )
         return _outcome(raw)
 
@@ -288,6 +387,7 @@ class Store:
         max_trusted_browsers: int,
         trusted_browser_ttl_seconds: int,
         max_attempts: int,
+        audit: Audit | None = None,
     ) -> Outcome:
         """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
         ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
@@ -297,8 +397,9 @@ class Store:
             return Outcome("not_found", ())
         keys = AccountKeys(tag)
         browser_id, record, browser_expires_at = browser or ("", "", 0.0)
-        raw = await self._run(
+        raw = await self._audited(
             "verify",
+            keys,
             [
                 keys.challenge(challenge_id),
                 keys.guard,
@@ -323,7 +424,10 @@ class Store:
                 method,
                 -1 if totp_step is None else totp_step,
                 max_attempts,
+                short_id(challenge_id),
             ],
+            audit,
+            now,
         )
         return _outcome(raw)
 
@@ -372,23 +476,39 @@ class Store:
         return _text(await self.redis.hget(AccountKeys.of(account_id).totp, "pending"))
 
     async def confirm_totp(
-        self, account_id: str, sealed: str, step: int | None, now: float, max_attempts: int
+        self,
+        account_id: str,
+        sealed: str,
+        step: int | None,
+        now: float,
+        max_attempts: int,
+        audit: Audit | None = None,
     ) -> Outcome:
         keys = AccountKeys.of(account_id)
-        raw = await self._run(
+        raw = await self._audited(
             "totp_confirm",
+            keys,
             [keys.profile, keys.totp],
             [f"{now:.3f}", sealed, -1 if step is None else step, max_attempts],
+            audit,
+            now,
         )
         return _outcome(raw)
 
-    async def disable_totp(self, account_id: str) -> Outcome:
+    async def disable_totp(
+        self, account_id: str, now: float, audit: Audit | None = None
+    ) -> Outcome:
         keys = AccountKeys.of(account_id)
-        return _outcome(await self._run("totp_disable", [keys.profile, keys.totp], []))
+        raw = await self._audited("totp_disable", keys, [keys.profile, keys.totp], [], audit, now)
+        return _outcome(raw)
 
-    async def replace_recovery_codes(self, account_id: str, digests: list[str]) -> Outcome:
+    async def replace_recovery_codes(
+        self, account_id: str, digests: list[str], now: float, audit: Audit | None = None
+    ) -> Outcome:
         keys = AccountKeys.of(account_id)
-        raw = await self._run("recovery_replace", [keys.profile, keys.recovery], list(digests))
+        raw = await self._audited(
+            "recovery_replace", keys, [keys.profile, keys.recovery], list(digests), audit, now
+        )
         return _outcome(raw)
 
     # Trusted browsers
@@ -407,14 +527,25 @@ class Store:
         browsers.sort(key=lambda browser: browser.created_at, reverse=True)
         return browsers
 
-    async def revoke_browser(self, account_id: str, browser_id: str) -> bool:
+    async def revoke_browser(
+        self, account_id: str, browser_id: str, now: float, audit: Audit | None = None
+    ) -> bool:
         keys = AccountKeys.of(account_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(keys.browsers, browser_id)
-            pipe.zrem(keys.browser_expiry, browser_id)
-            removed, _ = await pipe.execute()
-        return bool(removed)
+        removed = await self._audited(
+            "revoke_browsers",
+            keys,
+            [keys.browsers, keys.browser_expiry],
+            [browser_id],
+            audit,
+            now,
+        )
+        return bool(int(removed))
 
-    async def revoke_all_browsers(self, account_id: str) -> None:
+    async def revoke_all_browsers(
+        self, account_id: str, now: float, audit: Audit | None = None
+    ) -> int:
         keys = AccountKeys.of(account_id)
-        await self.redis.delete(keys.browsers, keys.browser_expiry)
+        removed = await self._audited(
+            "revoke_browsers", keys, [keys.browsers, keys.browser_expiry], [""], audit, now
+        )
+        return int(removed)

@@ -6,6 +6,7 @@
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
 -- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
 -- ARGV[13] the challenge's short id (its key's last part)
+-- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
 --       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}
@@ -34,6 +35,7 @@ if browser_id ~= '' then
     if digest and same(digest, ARGV[8]) then
       local created, _, tail = string.match(rest, '^([^|]*)|([^|]*)|(.*)$')
       redis.call('HSET', KEYS[5], browser_id, digest .. '|' .. created .. '|' .. ARGV[1] .. '|' .. tail)
+      audit('trusted_browser_used', 'browser', browser_id)
       return {'trusted'}
     end
   end
@@ -66,6 +68,7 @@ redis.call('HSET', KEYS[7],
   'resend_at', resend_at, 'delivery', method == 'email' and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
 redis.call('EXPIRE', KEYS[7], ttl)
+audit('challenge_issued', 'challenge', ARGV[13], 'method', method)
 if sends == 0 then
   -- An email challenge is found through its entry in the send log; one with no email yet
   -- (TOTP) needs the index, so that deleting the account still finds it.

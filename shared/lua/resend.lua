@@ -5,6 +5,7 @@
 -- ARGV[4] base resend cooldown s  ARGV[5] max sends per challenge
 -- ARGV[6] max code emails per rolling hour  ARGV[7] client ip ("" keeps the old one)
 -- ARGV[8] client label  ARGV[9] the challenge's short id (its key's last part)
+-- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
 --       | {"too_soon", retry_after} | {"send_limit", retry_after}
 --       | {"pending", email, locale, sends, expires_at, resend_at, ip, label, totp,
@@ -42,6 +43,7 @@ redis.call('EXPIRE', KEYS[4], 3600)
 redis.call('HSET', KEYS[1], 'digest', ARGV[2], 'sends', sends,
   'expires_at', expires_at, 'resend_at', next_resend, 'delivery', 'queued', 'ip', ip, 'label', label)
 redis.call('EXPIRE', KEYS[1], ttl)
+audit('code_resent', 'challenge', ARGV[9], 'send', sends)
 if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], ttl) end
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(next_resend),
         ip, label, profile[3] or '0', redis.call('HLEN', KEYS[6])}

@@ -2,6 +2,7 @@
 -- KEYS[1] profile  KEYS[2] totp
 -- ARGV[1] now (epoch s)  ARGV[2] the pending sealed secret the code was checked against
 -- ARGV[3] the time step whose code matched, or -1  ARGV[4] wrong codes allowed
+-- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"invalid", attempts_left} | {"too_many_attempts", 1}
 --       | {"enabled", changed (1 when TOTP was off), email, locale}
 -- Invariant: the secret that becomes active is the one the code was checked against, and
@@ -26,4 +27,5 @@ redis.call('HSET', KEYS[2], 'sealed', ARGV[2], 'last_step', step)
 redis.call('HDEL', KEYS[2], 'pending', 'pending_attempts', 'pending_expires_at')
 redis.call('PERSIST', KEYS[2])
 redis.call('HSET', KEYS[1], 'totp', '1')
+audit('totp_enabled', 'replaced', profile[3] == '1' and 1 or 0)
 return {'enabled', profile[3] == '1' and 0 or 1, profile[1], profile[2]}

@@ -9,6 +9,8 @@
 -- ARGV[11] trusted browser ttl s  ARGV[12] method: email | totp | recovery_code
 -- ARGV[13] totp: the time step whose code matched, or -1 when none did
 -- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
+-- ARGV[15] the challenge's short id
+-- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after}
 --       | {"locked", retry_after} | {"invalid", attempts_left}
 --       | {"verified", account_id, email, locale, recovery codes left}
@@ -73,8 +75,12 @@ if right then
     redis.call('EXPIRE', KEYS[3], ARGV[11])
     redis.call('EXPIRE', KEYS[4], ARGV[11])
   end
+  local left = redis.call('HLEN', KEYS[7])
+  audit('verified', 'challenge', ARGV[15], 'method', method)
+  if method == 'recovery_code' then audit('recovery_code_used', 'remaining', left) end
+  if ARGV[6] == '1' then audit('trusted_browser_added', 'browser', ARGV[7]) end
   local profile = redis.call('HMGET', KEYS[5], 'email', 'locale')
-  return {'verified', ch[5], profile[1] or '', profile[2] or 'en', redis.call('HLEN', KEYS[7])}
+  return {'verified', ch[5], profile[1] or '', profile[2] or 'en', left}
 end
 
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -88,8 +94,12 @@ if fails >= tonumber(ARGV[3]) then
 end
 -- The back-off is forgotten a day after the last failure or lock has run out.
 redis.call('EXPIRE', KEYS[2], math.ceil(math.max(account_locked, 0) + lock_max))
+audit('verification_failed', 'challenge', ARGV[15], 'method', method,
+  'attempts_left', math.max(0, max_attempts - attempts))
+if account_locked > 0 then audit('account_locked', 'seconds', math.ceil(account_locked)) end
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'status', 'locked', 'digest', '')
+  audit('challenge_locked', 'challenge', ARGV[15])
   return {'too_many_attempts', remaining}
 end
 if account_locked > 0 then return {'locked', math.ceil(account_locked)} end

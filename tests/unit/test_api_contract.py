@@ -169,7 +169,8 @@ async def redis_keys(client: redis.asyncio.Redis) -> list[str]:
 
 
 async def redis_text(client: redis.asyncio.Redis) -> str:
-    """Every key and every value Redis holds (hash fields, set and zset members), as text."""
+    """Every key and every value Redis holds (hash fields, set and zset members, stream
+    entries), as text."""
     parts: list[str] = []
     for key in await redis_keys(client):
         parts.append(key)
@@ -186,6 +187,11 @@ async def redis_text(client: redis.asyncio.Redis) -> str:
             parts += list(await client.smembers(key))
         elif kind == "list":
             parts += list(await client.lrange(key, 0, -1))
+        elif kind == "stream":
+            for entry_id, fields in await client.xrange(key):
+                parts.append(entry_id)
+                for field, value in fields.items():
+                    parts += [field, value]
         else:
             raise AssertionError(f"unexpected Redis type {kind} for {key}")
     return "\n".join(parts)

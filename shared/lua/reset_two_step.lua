@@ -1,0 +1,18 @@
+-- reset_two_step.lua: support staff reset an account's two-step verification, for a user
+-- who lost their devices: two-step off, authenticator app, recovery codes and trusted
+-- browsers gone.
+-- KEYS[1] profile  KEYS[2] totp  KEYS[3] recovery  KEYS[4] browsers  KEYS[5] browser-expiry
+-- ARGV[1] now (epoch s)
+-- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- Returns {"not_found"} | {"ok", email, locale}
+-- Invariant: all of it in one step: no login can find the account half reset.
+local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp')
+if not profile[1] then return {'not_found'} end
+local browsers = redis.call('ZCARD', KEYS[5])
+local recovery = redis.call('HLEN', KEYS[3])
+redis.call('HSET', KEYS[1], 'two_step', '0', 'totp', '0', 'updated_at', ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+audit('two_step_reset', 'was_enabled', profile[3] == '1' and 1 or 0,
+  'totp_removed', profile[4] == '1' and 1 or 0, 'recovery_codes_removed', recovery,
+  'browsers_revoked', browsers)
+return {'ok', profile[1], profile[2]}

@@ -1,0 +1,214 @@
+"""Webhook delivery: signed POSTs of an account's audit events, in order, retried, once each
+in the normal case; and the signature recipe a receiver follows."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import fakeredis
+import pytest
+
+from shared.keys import AccountKeys
+from shared.store import Audit, Store
+from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
+from shared.webhookstore import WebhookStore
+from tests.conftest import FakeClock
+from workers.webhooks import WebhookRetry, WebhookSender
+
+SECRET = "w" * 40
+ACCOUNT = "u-hook"
+TAG = AccountKeys.of(ACCOUNT).tag
+
+
+class Receiver:
+    """A real HTTP server on loopback that answers with the next status of a script."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 204
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/twostep"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [json.loads(body) for _headers, body in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server() -> fakeredis.FakeServer:
+    return fakeredis.FakeServer()
+
+
+def sender_for(
+    server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock, claimant: str = "w1"
+) -> WebhookSender:
+    return WebhookSender(
+        url=receiver.url,
+        secret=SECRET,
+        timeout_seconds=5,
+        store=WebhookStore(fakeredis.FakeRedis(server=server)),
+        claimant=claimant,
+        clock=clock,
+    )
+
+
+async def account_with_events(server: fakeredis.FakeServer, clock: FakeClock) -> Store:
+    store = Store(fakeredis.FakeAsyncRedis(server=server, decode_responses=True))
+    await store.upsert_profile(ACCOUNT, "ada@example.com", "en", clock())
+    audit = Audit(cap=100, at=clock(), ip="203.0.113.9", request_id="req-1")
+    await store.set_two_step(ACCOUNT, True, clock(), audit)
+    await store.unlock(ACCOUNT, clock(), Audit(cap=100, at=clock()))
+    return store
+
+
+class TestSignature:
+    def test_a_receiver_accepts_the_signature_of_the_exact_body(self) -> None:
+        body = b'{"id":"1-0"}'
+        header = sign(SECRET, 1_800_000_000, body)
+        assert verify_signature(SECRET, header, body, now=1_800_000_010)
+
+    @pytest.mark.parametrize(
+        ("body", "secret", "now"),
+        [
+            (b'{"id":"1-1"}', SECRET, 1_800_000_010),  # body changed
+            (b'{"id":"1-0"}', "x" * 40, 1_800_000_010),  # another secret
+            (b'{"id":"1-0"}', SECRET, 1_800_000_301),  # replayed too late
+            (b'{"id":"1-0"}', SECRET, 1_799_999_699),  # from the future
+        ],
+        ids=["body", "secret", "late", "early"],
+    )
+    def test_anything_else_is_refused(self, body: bytes, secret: str, now: float) -> None:
+        header = sign(SECRET, 1_800_000_000, b'{"id":"1-0"}')
+        assert not verify_signature(secret, header, body, now=now)
+
+    @pytest.mark.parametrize("header", ["", "t=abc,v1=00", "v1=00", "t=1800000000", "garbage"])
+    def test_malformed_headers_are_refused(self, header: str) -> None:
+        assert not verify_signature(SECRET, header, b"{}", now=1_800_000_000)
+
+
+class TestDelivery:
+    async def test_events_arrive_signed_in_order_with_the_account_id(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        outcome = sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+
+        assert outcome == "sent"
+        documents = receiver.documents()
+        assert [doc["type"] for doc in documents] == ["two_step_enabled", "account_unlocked"]
+        first = documents[0]
+        assert first["account_id"] == ACCOUNT
+        assert first["client_ip"] == "203.0.113.9"
+        assert first["request_id"] == "req-1"
+        assert first["occurred_at"] == "2027-01-15T08:00:00Z"
+        assert first["details"] == {"browsers_revoked": 0}
+        for headers, body in receiver.received:
+            assert headers["Content-Type"] == "application/json"
+            assert verify_signature(SECRET, headers[SIGNATURE_HEADER], body, now=clock())
+
+    async def test_a_second_job_sends_only_what_is_new(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        store = await account_with_events(server, clock)
+        sender = sender_for(server, receiver, clock)
+        sender.deliver(TAG, published_at=clock())
+        assert sender.deliver(TAG, published_at=clock()) == "nothing_new"
+        await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
+        assert sender.deliver(TAG, published_at=clock()) == "sent"
+
+        assert [doc["type"] for doc in receiver.documents()] == [
+            "two_step_enabled",
+            "account_unlocked",
+            "two_step_disabled",
+        ]
+
+    async def test_a_failing_receiver_is_retried_from_the_event_it_did_not_take(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        sender = sender_for(server, receiver, clock)
+        receiver.statuses = [200, 503]
+        with pytest.raises(WebhookRetry):
+            sender.deliver(TAG, published_at=clock())
+        assert sender.deliver(TAG, published_at=clock()) == "sent"
+
+        ids = [doc["id"] for doc in receiver.documents()]
+        types = [doc["type"] for doc in receiver.documents()]
+        assert types == ["two_step_enabled", "account_unlocked", "account_unlocked"]
+        assert ids[1] == ids[2]  # the same event again: receivers deduplicate by id
+
+    async def test_an_event_refused_for_good_is_skipped_not_blocking(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        receiver.statuses = [400, 204]
+        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "sent"
+        assert len(receiver.received) == 2
+
+    async def test_an_unreachable_receiver_is_retried(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        sender = sender_for(server, receiver, clock)
+        receiver.close()
+        with pytest.raises(WebhookRetry):
+            sender.deliver(TAG, published_at=clock())
+
+    async def test_one_worker_at_a_time_per_account(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        holder = WebhookStore(fakeredis.FakeRedis(server=server))
+        assert holder.claim(TAG, "other-worker", 60)
+        with pytest.raises(WebhookRetry):
+            sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        assert receiver.received == []
+        holder.release(TAG, "other-worker")
+        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "sent"
+
+    async def test_history_from_before_webhooks_is_not_replayed(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        store = await account_with_events(server, clock)
+        clock.advance(3600)
+        await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
+        sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        assert [doc["type"] for doc in receiver.documents()] == ["two_step_disabled"]
+
+    async def test_a_deleted_account_has_nothing_to_send(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        store = await account_with_events(server, clock)
+        await store.delete_account(ACCOUNT)
+        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "gone"
+        assert receiver.received == []
