@@ -1,5 +1,5 @@
-# One image for the API, the workers and the reference portal; docker-compose.yml picks
-# the command.
+# One image for the API, the workers and the reference portal; docker-compose.yml (and
+# deploy/k8s) picks the command.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,9 +15,12 @@ COPY shared ./shared
 COPY templates ./templates
 COPY examples ./examples
 RUN pip install ".[portal]" \
-    && useradd --system --uid 10001 --home-dir /app twostep
+    && groupadd --system --gid 10001 twostep \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app twostep
 ENV TWOSTEP_TEMPLATES_DIR=/app/templates/email
 
-USER twostep
-EXPOSE 8080
+# Numeric, so Kubernetes can check runAsNonRoot; deploy/k8s runs as the same user.
+USER 10001:10001
+# The API; a worker's /metrics.
+EXPOSE 8080 9808
 CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8080", "--proxy-headers"]
