@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -212,3 +214,17 @@ class TestDelivery:
         await store.delete_account(ACCOUNT)
         assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "gone"
         assert receiver.received == []
+
+
+def test_the_readme_recipe_checks_a_real_signature() -> None:
+    """The receiver's recipe printed in the README works as printed."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    recipe = readme.split("To check it:\n\n```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(compile(recipe, "README.md", "exec"), namespace)
+    body = b'{"id":"1-0","type":"verified"}'
+    header = sign(SECRET, int(time.time()), body)
+
+    assert namespace["verified"](SECRET, header, body)
+    assert not namespace["verified"](SECRET, header, body + b" ")
+    assert not namespace["verified"](SECRET, sign(SECRET, int(time.time()) - 600, body), body)
