@@ -166,9 +166,12 @@ def async_state_client(settings: Settings) -> AsyncStateRedis:
 
 
 def async_broker_client(settings: Settings) -> redis.asyncio.Redis:
-    """The API's client of the broker: a standalone Redis or a Sentinel-managed master."""
+    """The API's client of the broker: a standalone Redis or a Sentinel-managed master.
+
+    Job pushes wait for replicas only on a Sentinel-managed broker: a standalone one has
+    nothing a failover could switch to."""
     options = _async_options(settings)
-    ack = _replica_ack(settings)
+    ack = _replica_ack(settings) if is_sentinel_url(settings.broker_url) else None
     redis_class = redis.asyncio.Redis if ack is None else _AcknowledgedBroker
     client: redis.asyncio.Redis
     if is_sentinel_url(settings.broker_url):
