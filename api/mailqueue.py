@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -20,6 +21,14 @@ from shared.jobs import (
 
 NOTICE_LIFETIME_SECONDS = 86400
 Clock = Callable[[], float]
+
+
+def _argsrepr(job: CodeJob | NoticeJob) -> str:
+    """What Celery logs and shows of a job's arguments: ids, never the address or the code.
+    The request id lets the worker's "received" line, logged before the job is opened, be
+    tied to the request (workers/app.py reads it back)."""
+    rid = f" request_id={job.request_id}" if job.request_id else ""
+    return f"({job.describe()}{rid})"
 
 
 def backup_delay_seconds(visibility_timeout_seconds: int) -> float:
@@ -49,8 +58,9 @@ class BrokerMailQueue:
         a worker killed in between loses that job for good. The backup closes that window:
         when it comes due, the send's claim in Redis says whether the email went out
         ("done": dropped at once) or not (then the backup sends it)."""
+        job = replace(job, published_at=self.clock())
         payload = payload_of(job)
-        argsrepr = f"({job.describe()})"
+        argsrepr = _argsrepr(job)
         first = celery_message(
             SEND_CODE_TASK, payload, CODE_QUEUE, expires_at=job.expires_at, argsrepr=argsrepr
         )
@@ -66,11 +76,12 @@ class BrokerMailQueue:
         await self.broker.lpush(CODE_QUEUE, first, backup)
 
     async def publish_notice(self, job: NoticeJob) -> None:
+        job = replace(job, published_at=self.clock())
         message = celery_message(
             SEND_NOTICE_TASK,
             payload_of(job),
             NOTICE_QUEUE,
             expires_at=job.occurred_at + NOTICE_LIFETIME_SECONDS,
-            argsrepr=f"({job.describe()})",
+            argsrepr=_argsrepr(job),
         )
         await self.broker.lpush(NOTICE_QUEUE, message)

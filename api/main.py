@@ -11,22 +11,33 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from starlette.types import ASGIApp
 
 from api import problems
 from api.admin import build_admin
 from api.auth import ApiKeys
 from api.limits import BodySizeLimit
 from api.mailqueue import BrokerMailQueue, MailQueue, backup_delay_seconds
-from api.metrics import Metrics
+from api.metrics import Metrics, exposition_registry
 from api.operations import operations
+from api.requestid import RequestId
 from api.routes import build_v1
 from api.service import Clock, TwoStep
 from shared.errors import ConfigError
+from shared.logs import configure_logging
 from shared.redisconn import async_client
 from shared.settings import Settings, load_settings
 from shared.store import Store
 
 log = logging.getLogger("twostep.api")
+
+
+class TwoStepAPI(FastAPI):
+    """FastAPI with the request id outermost: even a 500, which Starlette's outermost
+    error middleware answers, carries it, in its log line and its response."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestId(super().build_middleware_stack())
 
 
 def create_app(
@@ -44,10 +55,7 @@ def create_app(
         except ConfigError as exc:
             print(exc, file=sys.stderr)
             raise SystemExit(2) from None
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        configure_logging(settings)
     state_redis = redis or async_client(settings.redis_url, settings)
     broker_redis = broker or async_client(settings.broker_url, settings)
     metrics = Metrics()
@@ -65,7 +73,7 @@ def create_app(
         if broker is None:
             await broker_redis.aclose()
 
-    app = FastAPI(
+    app = TwoStepAPI(
         title="twostep",
         version="1.0.0",
         summary="Two-step verification for portals: email codes and trusted browsers.",
@@ -85,6 +93,7 @@ def create_app(
 
     app.state.twostep = twostep
     app.state.metrics = metrics
+    app.state.metrics_registry = exposition_registry(metrics)
     app.state.readiness = readiness
     problems.install(app, metrics)
     api_keys = ApiKeys(settings.api_keys)

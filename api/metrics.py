@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+import os
+
+from prometheus_client import CollectorRegistry, Counter, multiprocess
+
+# prometheus_client's own variable: where every process of a multi-process server keeps its
+# values, so that one scrape sums them (``uvicorn --workers N``). Empty it before a start.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
@@ -26,6 +32,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.locks = Counter(
+            "twostep_locks_total",
+            "Locks set by wrong codes, by scope: a challenge, or an account's second step.",
+            ["scope"],
+            registry=self.registry,
+        )
         self.jobs = Counter(
             "twostep_jobs_published_total",
             "Mail jobs handed to the workers, by kind.",
@@ -38,3 +50,13 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
+
+
+def exposition_registry(metrics: Metrics) -> CollectorRegistry:
+    """What ``/metrics`` serves: every process's values when ``PROMETHEUS_MULTIPROC_DIR`` is
+    set (prometheus_client then keeps them in files there), else this process's own."""
+    if not os.environ.get(MULTIPROCESS_DIR_ENV):
+        return metrics.registry
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

@@ -11,6 +11,7 @@ from api.schemas import Client
 from api.useragent import browser_label
 from shared.crypto import Sealer
 from shared.jobs import CodeJob, NoticeJob, code_seal_context
+from shared.requestctx import request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +31,8 @@ class Seen:
 
 
 class Outbox:
-    """Builds mail jobs and publishes them; codes leave here sealed, never in clear."""
+    """Builds mail jobs and publishes them; codes leave here sealed, never in clear. Each job
+    carries the request id, so the worker's lines about it can be found from the API's."""
 
     def __init__(self, mail: MailQueue, metrics: Metrics, sealer: Sealer) -> None:
         self.mail = mail
@@ -57,6 +59,7 @@ class Outbox:
             expires_at=expires_at,
             client_ip=seen.ip or None,
             client_label=seen.label or None,
+            request_id=request_id(),
         )
         await self.mail.publish_code(job)
         self.metrics.jobs.labels("code").inc()
@@ -79,6 +82,7 @@ class Outbox:
             client_ip=seen.ip or None,
             client_label=seen.label or None,
             details=details or {},
+            request_id=request_id(),
         )
         await self.mail.publish_notice(job)
         self.metrics.jobs.labels(kind).inc()

@@ -10,12 +10,15 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 CODE_QUEUE = "twostep.codes"
 NOTICE_QUEUE = "twostep.notices"
+# Every queue the workers serve, in the order they serve them (the queue-length gauge reads
+# each of them).
+QUEUES = (CODE_QUEUE, NOTICE_QUEUE)
 SEND_CODE_TASK = "twostep.send_code"
 SEND_NOTICE_TASK = "twostep.send_notice"
 
@@ -53,6 +56,10 @@ class CodeJob:
     expires_at: float
     client_ip: str | None = None
     client_label: str | None = None
+    # Added later, so jobs queued without them still run: the API request that made the job,
+    # and when the API published it (its clock), for the publish-to-SMTP delivery time.
+    request_id: str = ""
+    published_at: float | None = None
 
     def describe(self) -> str:
         return f"challenge={self.challenge_id} send={self.send_no}"
@@ -70,9 +77,21 @@ class NoticeJob:
     client_ip: str | None = None
     client_label: str | None = None
     details: dict[str, str] = field(default_factory=dict)
+    request_id: str = ""
+    published_at: float | None = None
 
     def describe(self) -> str:
         return f"notice={self.notice_id} kind={self.kind}"
+
+
+Job = TypeVar("Job", CodeJob, NoticeJob)
+
+
+def job_of(cls: type[Job], payload: dict[str, Any]) -> Job:
+    """The job in a payload. Fields this version does not know are left out, so a worker
+    not yet upgraded still runs a job published by a newer API."""
+    known = {f.name for f in fields(cls)}
+    return cls(**{name: value for name, value in payload.items() if name in known})
 
 
 def code_seal_context(challenge_id: str, send_no: int) -> str:

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import threading
 from typing import Any
 
-from celery import Celery, Task
+import celery.apps.worker
+from celery import Celery, Task, signals
 from kombu import Queue
+from prometheus_client import start_http_server
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.errors import ConfigError
-from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, SEND_CODE_TASK, SEND_NOTICE_TASK
-from shared.settings import Settings, load_settings
+from shared.jobs import (
+    CODE_QUEUE,
+    NOTICE_KINDS,
+    NOTICE_QUEUE,
+    QUEUES,
+    SEND_CODE_TASK,
+    SEND_NOTICE_TASK,
+)
+from shared.logs import configure_logging, json_line
+from shared.requestctx import REQUEST_ID
+from shared.settings import LogFormat, Settings, load_settings
+from workers import metrics as worker_metrics
 from workers import tasks
+from workers.metrics import WorkerMetrics
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -23,7 +38,7 @@ log = logging.getLogger("twostep.worker")
 STORE_RETRY_SECONDS = 2
 
 
-def create_celery(settings: Settings) -> Celery:
+def create_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> Celery:
     app = Celery("twostep", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
         task_queues=(Queue(CODE_QUEUE), Queue(NOTICE_QUEUE)),
@@ -54,6 +69,7 @@ def create_celery(settings: Settings) -> Celery:
         # Reconnect to a broker that came back within a couple of seconds, not Celery's 30.
         worker_consumer="workers.consumer:QuickReconnectConsumer",
     )
+    metrics = metrics or WorkerMetrics()
     runtimes: dict[int, Runtime] = {}
 
     def runtime() -> Runtime:
@@ -61,27 +77,34 @@ def create_celery(settings: Settings) -> Celery:
         pid = os.getpid()
         if pid not in runtimes:
             runtimes.clear()
-            runtimes[pid] = Runtime.build(settings)
+            runtimes[pid] = Runtime.build(settings, metrics)
         return runtimes[pid]
 
-    def run(task: Task[Any, Any], job: Any, payload: dict[str, object]) -> str:
+    def run(task: Task[Any, Any], job: Any, payload: dict[str, object], kind: str) -> str:
+        emails = metrics.emails
         try:
-            return str(job(runtime(), payload, task.request.retries))
+            outcome = str(job(runtime(), payload, task.request.retries))
         except tasks.RetryLater as later:
+            emails.labels(kind, "retried").inc()
             raise task.retry(countdown=later.delay_seconds) from None
         except (RedisConnectionError, RedisTimeoutError):
             # The state store is away: an acknowledged failure would lose the email.
+            emails.labels(kind, "retried").inc()
             log.warning("redis unavailable, job retried in %ss", STORE_RETRY_SECONDS)
             raise task.retry(countdown=STORE_RETRY_SECONDS) from None
+        emails.labels(kind, outcome).inc()
+        return outcome
 
     # No retry cap: each job stops retrying by itself when its code or notice expires.
     @app.task(name=SEND_CODE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_code(self: Task[Any, Any], payload: dict[str, object]) -> str:
-        return run(self, tasks.send_code, payload)
+        return run(self, tasks.send_code, payload, "code")
 
     @app.task(name=SEND_NOTICE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_notice(self: Task[Any, Any], payload: dict[str, object]) -> str:
-        return run(self, tasks.send_notice, payload)
+        # A label value from the payload only when it is one of the known kinds.
+        kind = payload.get("kind")
+        return run(self, tasks.send_notice, payload, kind if kind in NOTICE_KINDS else "other")
 
     return app
 
@@ -94,8 +117,128 @@ def _settings_or_exit() -> Settings:
         raise SystemExit(2) from None
 
 
+_ARGSREPR_REQUEST_ID = re.compile(r"request_id=([A-Za-z0-9._-]{1,64})")
+
+
+class CeleryFields(logging.Filter):
+    """Lifts the task id and name out of Celery's own log records (its ``extra={"data":
+    ...}``), and the request id out of the argument summary the API wrote
+    (api/mailqueue.py), for the main process's "received" line, logged before the job
+    runs anywhere."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict):
+            record.task_id = data.get("id")
+            record.task = data.get("name")
+            found = _ARGSREPR_REQUEST_ID.search(str(data.get("args") or ""))
+            if found and not getattr(record, "request_id", None):
+                record.request_id = found.group(1)
+        return True
+
+
+def _configure_logging(settings: Settings) -> None:
+    handler = configure_logging(settings)
+    handler.addFilter(CeleryFields())
+
+
+def _request_id_of(args: Any) -> str:
+    if isinstance(args, list | tuple) and args and isinstance(args[0], dict):
+        return str(args[0].get("request_id") or "")
+    return ""
+
+
+class BrokerQueues:
+    """Queue lengths, read through Celery's own broker connection (whatever its transport;
+    Redis: every priority list of the queue), kept between scrapes."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+        self._connection: Any = None
+        self._lock = threading.Lock()  # scrapes come on threads; a channel is not shared
+
+    def length(self, queue: str) -> int:
+        with self._lock:
+            return self._length(queue)
+
+    def _length(self, queue: str) -> int:
+        if self._connection is None:
+            connection = self.app.connection_for_read()
+            # A few seconds at most (broker_connection_timeout): a scrape must not hang.
+            connection.ensure_connection(max_retries=1)
+            self._connection = connection
+        try:
+            declared = self._connection.default_channel.queue_declare(queue=queue)
+        except Exception:
+            self._connection.release()
+            self._connection = None
+            raise
+        return int(declared.message_count)
+
+
+def _say_as_json(message: str, stream: Any = None) -> None:
+    """Celery's ``safe_say`` (celery/apps/worker.py, Celery pinned to 5.7), which its signal
+    handlers use to print "worker: Warm shutdown (MainProcess)" and the like straight to
+    stdout: the same words as a JSON line, written as safely (one os.write, no lock)."""
+    fd = stream.fileno() if stream is not None else sys.stdout.fileno()
+    os.write(fd, (json_line("INFO", "celery.apps.worker", message.strip()) + "\n").encode())
+
+
+def connect_signals(settings: Settings, app: Celery) -> None:
+    """Logging, the request id of each job, and the metrics endpoint of the main process."""
+
+    @signals.setup_logging.connect(weak=False)
+    def setup_logging(**_: Any) -> None:
+        # Connected, this replaces Celery's own set-up: its loggers use our handler too.
+        _configure_logging(settings)
+
+    @signals.celeryd_init.connect(weak=False)
+    def quiet_banner(sender: str, instance: Any, options: dict[str, Any], **_: Any) -> None:
+        if settings.log_format is LogFormat.JSON:
+            # Celery prints its banner straight to stdout, over many lines: one line instead.
+            instance.quiet = True
+            # (setattr: celery-types does not declare it)
+            setattr(celery.apps.worker, "safe_say", _say_as_json)  # noqa: B010
+            log.info(
+                "worker %s starting",
+                sender,
+                extra={"hostname": sender, "concurrency": options.get("concurrency")},
+            )
+
+    @signals.task_prerun.connect(weak=False)
+    def enter_job(args: Any = None, **_: Any) -> None:
+        # Set here, not in the task, so Celery's own lines of the job (succeeded, retry,
+        # failed) carry it too; they are logged before task_postrun.
+        REQUEST_ID.set(_request_id_of(args))
+
+    @signals.task_postrun.connect(weak=False)
+    def leave_job(**_: Any) -> None:
+        REQUEST_ID.set("")
+
+    @signals.worker_ready.connect(weak=False)
+    def serve_metrics(**_: Any) -> None:
+        # worker_ready comes in the main process once the pool runs, so the first children
+        # are forked before the endpoint exists (a replacement child inherits its socket but
+        # never serves it: only the main process runs the server's thread).
+        port = settings.worker_metrics_port
+        if not port:
+            return
+        registry = worker_metrics.exposition_registry(BrokerQueues(app).length, QUEUES)
+        try:
+            start_http_server(port, addr="0.0.0.0", registry=registry)  # noqa: S104
+        except OSError as exc:
+            log.error("metrics endpoint not served, port %s: %s", port, exc.strerror)
+            return
+        log.info("metrics on port %s", port, extra={"port": port})
+
+    @signals.worker_process_shutdown.connect(weak=False)
+    def forget_child(pid: int | None = None, **_: Any) -> None:
+        worker_metrics.mark_process_dead(pid or os.getpid())
+
+
 settings = _settings_or_exit()
-logging.basicConfig(
-    level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-)
-app = create_celery(settings)
+# Before any metric exists: every process of this worker counts in files the main one reads.
+worker_metrics.use_multiprocess_dir()
+_configure_logging(settings)
+app = create_celery(settings, WorkerMetrics())
+connect_signals(settings, app)

@@ -15,6 +15,7 @@ from shared.delivery import DeliveryStore
 from shared.redisconn import sync_client
 from shared.settings import Settings
 from workers.message import build_message, make_message_id
+from workers.metrics import WorkerMetrics
 from workers.render import Renderer
 from workers.smtp import SmtpSender
 
@@ -33,12 +34,13 @@ class Runtime:
     sealer: Sealer
     clock: Clock = time.time
     sleep: Sleep = time.sleep
+    metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     claimant: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, metrics: WorkerMetrics) -> Runtime:
         redis = sync_client(settings.redis_url, settings)
         sender = SmtpSender(
             host=settings.smtp_host,
@@ -54,6 +56,7 @@ class Runtime:
             sender=sender,
             renderer=Renderer(settings.templates_dir),
             sealer=Sealer(settings.secret_key.get_secret_value()),
+            metrics=metrics,
         )
 
     def deliver(
@@ -72,7 +75,19 @@ class Runtime:
             now=datetime.fromtimestamp(self.clock(), UTC),
         )
         self.pace()
-        self.sender.send(message)
+        started = time.perf_counter()
+        try:
+            self.sender.send(message)
+        finally:
+            self.metrics.smtp_send_seconds.observe(time.perf_counter() - started)
+
+    def delivered(self, queue: str, published_at: float | None) -> None:
+        """Count the time from the API's publish to the mail server's acceptance."""
+        if published_at is not None:
+            # Two machines' clocks: a small negative difference is skew, not time travel.
+            self.metrics.delivery_seconds.labels(queue).observe(
+                max(0.0, self.clock() - published_at)
+            )
 
     def pace(self) -> None:
         """Wait for a token of the global mail rate shared by every worker."""

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from shared.codes import mask_email
 from shared.crypto import SealError
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
-from shared.jobs import CodeJob, NoticeJob, code_seal_context
+from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, CodeJob, NoticeJob, code_seal_context, job_of
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -46,7 +46,7 @@ def _utc(epoch_seconds: float) -> datetime:
 
 def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
     """Send one code email at most once. Returns what happened: sent, failed, stale, ..."""
-    job = CodeJob(**payload)  # type: ignore[arg-type]
+    job = job_of(CodeJob, payload)
     now = runtime.clock()
     if now >= job.expires_at:
         log.info("code email dropped, code expired %s", job.describe())
@@ -94,13 +94,14 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         log.error("code email failed for good (%s) %s", exc, job.describe())
         return "failed"
     runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "sent", runtime.claimant)
+    runtime.delivered(CODE_QUEUE, job.published_at)
     log.info("code email sent to %s %s", mask_email(job.to), job.describe())
     return "sent"
 
 
 def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
     """Send one security notice at most once."""
-    job = NoticeJob(**payload)  # type: ignore[arg-type]
+    job = job_of(NoticeJob, payload)
     claim = runtime.delivery.claim_notice(job.notice_id, runtime.claimant, claim_seconds(runtime))
     if claim == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
@@ -132,5 +133,6 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
         log.error("notice failed for good (%s) %s", type(exc).__name__, job.describe())
         return "failed"
     runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=True)
+    runtime.delivered(NOTICE_QUEUE, job.published_at)
     log.info("notice sent to %s %s", mask_email(job.to), job.describe())
     return "sent"
