@@ -23,9 +23,10 @@ from api.operations import operations
 from api.requestid import RequestId
 from api.routes import build_v1
 from api.service import Clock, TwoStep
+from api.webhooks import WebhookQueue
 from shared.errors import ConfigError
 from shared.logs import configure_logging
-from shared.redisconn import async_client
+from shared.redisconn import AsyncStateRedis, async_broker_client, async_state_client
 from shared.settings import Settings, load_settings
 from shared.store import Store
 
@@ -56,14 +57,15 @@ def create_app(
             print(exc, file=sys.stderr)
             raise SystemExit(2) from None
         configure_logging(settings)
-    state_redis = redis or async_client(settings.redis_url, settings)
-    broker_redis = broker or async_client(settings.broker_url, settings)
+    state_redis = redis or async_state_client(settings)
+    broker_redis = broker or async_broker_client(settings)
     metrics = Metrics()
     store = Store(state_redis)
     mail = mail or BrokerMailQueue(
         broker_redis, backup_delay_seconds(settings.broker_visibility_timeout_seconds), clock
     )
-    twostep = TwoStep(settings, store, mail, metrics, clock)
+    webhooks = WebhookQueue(broker_redis) if settings.webhook_url else None
+    twostep = TwoStep(settings, store, mail, metrics, clock, webhooks)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,7 +82,7 @@ def create_app(
         lifespan=lifespan,
     )
 
-    async def ping(client: Redis) -> bool:
+    async def ping(client: AsyncStateRedis | Redis) -> bool:
         try:
             async with asyncio.timeout(settings.redis_timeout_seconds * 2):
                 return bool(await client.ping())

@@ -255,6 +255,9 @@ class TwoStep:
             audit=self.trail.entry(now, seen),
         )
         self.metrics.verifications.labels(method, outcome.status).inc()
+        if outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1:
+            for scope in outcome.values[1].split("+"):
+                self.metrics.locks.labels(scope).inc()
         if outcome.status in ("verified", "invalid", "too_many_attempts", "locked"):
             await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         if outcome.status == "no_method":

@@ -14,11 +14,13 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from shared.webhooks import WEBHOOK_QUEUE
+
 CODE_QUEUE = "twostep.codes"
 NOTICE_QUEUE = "twostep.notices"
 # Every queue the workers serve, in the order they serve them (the queue-length gauge reads
 # each of them).
-QUEUES = (CODE_QUEUE, NOTICE_QUEUE)
+QUEUES = (CODE_QUEUE, NOTICE_QUEUE, WEBHOOK_QUEUE)
 SEND_CODE_TASK = "twostep.send_code"
 SEND_NOTICE_TASK = "twostep.send_notice"
 

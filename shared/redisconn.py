@@ -191,20 +191,6 @@ def async_broker_client(settings: Settings) -> redis.asyncio.Redis:
     return client
 
 
-def async_client(url: str, settings: Settings) -> redis.asyncio.Redis:
-    """The state store's client when ``url`` is ``settings.redis_url``, else the broker's.
-
-    Kept for callers written before topologies: in cluster mode the state client is a
-    ``redis.asyncio.RedisCluster``, which answers every command the API uses (scripts,
-    single-slot pipelines, PING) but is not a ``redis.asyncio.Redis``; new callers use
-    ``async_state_client`` and ``async_broker_client``, whose types say so."""
-    if url == settings.redis_url:
-        return cast(redis.asyncio.Redis, async_state_client(settings))
-    if url != settings.broker_url:
-        raise ValueError("async_client builds the clients of settings.redis_url and broker_url")
-    return async_broker_client(settings)
-
-
 def sync_client(url: str, settings: Settings) -> SyncStateRedis:
     """A worker's client of the state store (``url`` is ``settings.redis_url``), bytes replies."""
     if url != settings.redis_url:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis import Redis
-
 from shared.keys import AccountKeys
+from shared.redisconn import SyncStateRedis
 
 # Takes the claim only when free; gives it back only to its holder.
 _RELEASE = """
@@ -27,7 +26,7 @@ def _text(value: bytes | str) -> str:
 
 
 class WebhookStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: SyncStateRedis) -> None:
         self.redis = redis
         self._release = redis.register_script(_RELEASE)
 

@@ -116,6 +116,8 @@ def service_env(**settings: object) -> dict[str, str]:
     env["TWOSTEP_SECRET_KEY"] = SECRET_KEY
     env["TWOSTEP_API_KEYS"] = API_KEY
     env["PYTHONPATH"] = str(ROOT)
+    # No test process opens the workers' fixed metrics port unless a test asks for one.
+    env["TWOSTEP_WORKER_METRICS_PORT"] = "0"
     for key, value in settings.items():
         env[f"TWOSTEP_{key.upper()}"] = str(value)
     return env

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import celery.apps.worker
@@ -27,9 +28,10 @@ from shared.jobs import (
 )
 from shared.logs import configure_logging, json_line
 from shared.requestctx import REQUEST_ID
-from shared.settings import LogFormat, Settings, load_settings
+from shared.settings import LogFormat, Settings, is_sentinel_url, load_settings
+from shared.webhooks import DELIVER_WEBHOOKS_TASK, WEBHOOK_QUEUE
 from workers import metrics as worker_metrics
-from workers import tasks
+from workers import tasks, webhooks
 from workers.metrics import WorkerMetrics
 from workers.runtime import Runtime
 
@@ -38,22 +40,31 @@ log = logging.getLogger("twostep.worker")
 STORE_RETRY_SECONDS = 2
 
 
+def _broker_options(settings: Settings) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.broker_visibility_timeout_seconds,
+        "queue_order_strategy": "priority",
+        "socket_timeout": 5,
+        "socket_connect_timeout": 5,
+    }
+    if is_sentinel_url(settings.broker_url):
+        # kombu finds the broker's master through the sentinels of the sentinel:// URL.
+        options["master_name"] = settings.broker_master
+    return options
+
+
 def create_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> Celery:
     app = Celery("twostep", broker=settings.broker_url, set_as_current=False)
     app.conf.update(
-        task_queues=(Queue(CODE_QUEUE), Queue(NOTICE_QUEUE)),
+        task_queues=tuple(Queue(queue) for queue in QUEUES),
         task_default_queue=NOTICE_QUEUE,
         task_routes={
             SEND_CODE_TASK: {"queue": CODE_QUEUE},
             SEND_NOTICE_TASK: {"queue": NOTICE_QUEUE},
+            DELIVER_WEBHOOKS_TASK: {"queue": WEBHOOK_QUEUE},
         },
-        # Consume in the order the queues are listed: codes always before notices.
-        broker_transport_options={
-            "visibility_timeout": settings.broker_visibility_timeout_seconds,
-            "queue_order_strategy": "priority",
-            "socket_timeout": 5,
-            "socket_connect_timeout": 5,
-        },
+        # Consume in the order the queues are listed: codes, then notices, then webhooks.
+        broker_transport_options=_broker_options(settings),
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         task_acks_late=True,
@@ -80,31 +91,45 @@ def create_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> C
             runtimes[pid] = Runtime.build(settings, metrics)
         return runtimes[pid]
 
-    def run(task: Task[Any, Any], job: Any, payload: dict[str, object], kind: str) -> str:
-        emails = metrics.emails
+    def run(
+        task: Task[Any, Any], job: Any, payload: dict[str, object], count: Callable[[str], None]
+    ) -> str:
+        """Run a job; ``count`` records its outcome (sent, retried, ...) in the metrics."""
         try:
             outcome = str(job(runtime(), payload, task.request.retries))
         except tasks.RetryLater as later:
-            emails.labels(kind, "retried").inc()
+            count("retried")
             raise task.retry(countdown=later.delay_seconds) from None
         except (RedisConnectionError, RedisTimeoutError):
             # The state store is away: an acknowledged failure would lose the email.
-            emails.labels(kind, "retried").inc()
+            count("retried")
             log.warning("redis unavailable, job retried in %ss", STORE_RETRY_SECONDS)
             raise task.retry(countdown=STORE_RETRY_SECONDS) from None
-        emails.labels(kind, outcome).inc()
+        count(outcome)
         return outcome
+
+    def emails(kind: str) -> Callable[[str], None]:
+        return lambda outcome: metrics.emails.labels(kind, outcome).inc()
+
+    def webhook_jobs(outcome: str) -> None:
+        metrics.webhook_jobs.labels(outcome).inc()
 
     # No retry cap: each job stops retrying by itself when its code or notice expires.
     @app.task(name=SEND_CODE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_code(self: Task[Any, Any], payload: dict[str, object]) -> str:
-        return run(self, tasks.send_code, payload, "code")
+        return run(self, tasks.send_code, payload, emails("code"))
 
     @app.task(name=SEND_NOTICE_TASK, bind=True, acks_late=True, max_retries=None)
     def send_notice(self: Task[Any, Any], payload: dict[str, object]) -> str:
         # A label value from the payload only when it is one of the known kinds.
         kind = payload.get("kind")
-        return run(self, tasks.send_notice, payload, kind if kind in NOTICE_KINDS else "other")
+        return run(
+            self, tasks.send_notice, payload, emails(kind if kind in NOTICE_KINDS else "other")
+        )
+
+    @app.task(name=DELIVER_WEBHOOKS_TASK, bind=True, acks_late=True, max_retries=None)
+    def deliver_webhooks(self: Task[Any, Any], payload: dict[str, object]) -> str:
+        return run(self, webhooks.deliver_webhooks, payload, webhook_jobs)
 
     return app
 

@@ -67,6 +67,12 @@ class WorkerMetrics:
             ["kind", "outcome"],
             registry=self.registry,
         )
+        self.webhook_jobs = Counter(
+            "twostep_webhook_jobs_total",
+            "Webhook delivery jobs by outcome: sent, nothing_new, retried, gone, disabled, failed.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.smtp_send_seconds = Histogram(
             "twostep_smtp_send_seconds",
             "Time of one SMTP exchange (connecting, when needed, included), whatever its end.",

@@ -14,6 +14,7 @@ from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
 from shared.redisconn import sync_client
 from shared.settings import Settings
+from shared.webhookstore import WebhookStore
 from workers.message import build_message, make_message_id
 from workers.metrics import WorkerMetrics
 from workers.render import Renderer
@@ -35,6 +36,7 @@ class Runtime:
     clock: Clock = time.time
     sleep: Sleep = time.sleep
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
+    webhooks: WebhookStore | None = None
     claimant: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
@@ -57,6 +59,7 @@ class Runtime:
             renderer=Renderer(settings.templates_dir),
             sealer=Sealer(settings.secret_key.get_secret_value()),
             metrics=metrics,
+            webhooks=WebhookStore(redis) if settings.webhook_url else None,
         )
 
     def deliver(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from shared.errors import TwostepError
 from shared.webhooks import SIGNATURE_HEADER, body_of, event_document, sign
 from shared.webhookstore import StreamEvent, WebhookStore
+from workers.runtime import Runtime
+from workers.tasks import RetryLater, backoff_seconds
 
 log = logging.getLogger("twostep.worker.webhooks")
 
@@ -119,3 +121,26 @@ class WebhookSender:
             log.error("webhook refused for good", extra={"event_type": kind, "status": status})
             return
         raise WebhookRetry(f"webhook receiver answered {status or 'nothing'}")
+
+
+def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
+    """The task: deliver an account's new audit events to ``TWOSTEP_WEBHOOK_URL``."""
+    settings = runtime.settings
+    if runtime.webhooks is None or not settings.webhook_url or settings.webhook_secret is None:
+        return "disabled"  # published while webhooks were on; they are off now
+    sender = WebhookSender(
+        url=settings.webhook_url,
+        secret=settings.webhook_secret.get_secret_value(),
+        timeout_seconds=settings.webhook_timeout_seconds,
+        store=runtime.webhooks,
+        claimant=runtime.claimant,
+        clock=runtime.clock,
+    )
+    tag, published_at = payload.get("tag"), payload.get("published_at")
+    if not isinstance(tag, str) or not isinstance(published_at, int | float):
+        log.error("webhook job without an account, dropped")
+        return "failed"
+    try:
+        return sender.deliver(tag, float(published_at))
+    except WebhookRetry as exc:
+        raise RetryLater(backoff_seconds(retries), str(exc)) from None

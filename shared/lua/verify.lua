@@ -11,8 +11,9 @@
 -- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
 -- ARGV[15] the challenge's short id
 -- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after}
---       | {"locked", retry_after} | {"invalid", attempts_left}
+-- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after[, locks set]}
+--       | {"locked", retry_after[, locks set]} | {"invalid", attempts_left}
+--   (locks set: what this very check locked: "challenge", "account" or "challenge+account")
 --       | {"verified", account_id, email, locale, recovery codes left}
 -- Invariants: every wrong code is counted before anything is returned, so N parallel wrong
 -- guesses cost N attempts; once attempts reach max_attempts even the right code fails; a
@@ -100,7 +101,7 @@ if account_locked > 0 then audit('account_locked', 'seconds', math.ceil(account_
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'status', 'locked', 'digest', '')
   audit('challenge_locked', 'challenge', ARGV[15])
-  return {'too_many_attempts', remaining}
+  return {'too_many_attempts', remaining, account_locked > 0 and 'challenge+account' or 'challenge'}
 end
-if account_locked > 0 then return {'locked', math.ceil(account_locked)} end
+if account_locked > 0 then return {'locked', math.ceil(account_locked), 'account'} end
 return {'invalid', max_attempts - attempts}

@@ -164,6 +164,10 @@ class TestTrail:
         page = await events(api, limit=200)
         locks = [e for e in page["items"] if e["type"] == "account_locked"]
         assert [lock["details"] for lock in locks] == [{"seconds": 900}]
+        # Ten wrong codes: two challenges locked, and the account with the tenth.
+        exposition = (await api.get("/metrics")).text
+        assert 'twostep_locks_total{scope="challenge"} 2.0' in exposition
+        assert 'twostep_locks_total{scope="account"} 1.0' in exposition
 
     async def test_totp_and_recovery_codes_are_recorded(
         self, api: httpx.AsyncClient, clock: FakeClock

@@ -3,11 +3,8 @@ in the normal case; and the signature recipe a receiver follows."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +16,12 @@ from shared.store import Audit, Store
 from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
 from shared.webhookstore import WebhookStore
 from tests.conftest import FakeClock
+from tests.webhookreceiver import Receiver
 from workers.webhooks import WebhookRetry, WebhookSender
 
 SECRET = "w" * 40
 ACCOUNT = "u-hook"
 TAG = AccountKeys.of(ACCOUNT).tag
-
-
-class Receiver:
-    """A real HTTP server on loopback that answers with the next status of a script."""
-
-    def __init__(self) -> None:
-        self.statuses: list[int] = []
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 204
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/twostep"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def documents(self) -> list[dict[str, Any]]:
-        return [json.loads(body) for _headers, body in self.received]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
