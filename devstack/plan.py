@@ -85,6 +85,10 @@ class Plan:
             "TWOSTEP_SMTP_PORT": str(self.ports["smtp"]),
             "TWOSTEP_SMTP_SECURITY": "none",
         }
+        # On a developer's machine: readable log lines, and no metrics port bound to every
+        # address (each can be set in the environment all the same).
+        service.setdefault("TWOSTEP_LOG_FORMAT", "text")
+        service.setdefault("TWOSTEP_WORKER_METRICS_PORT", "0")
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(mode=0o700, exist_ok=True)
         redis_args = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK, "--save", ""]
