@@ -1,5 +1,6 @@
-"""Real Redis topologies for tests: a three-master Redis Cluster and a Sentinel-managed pair,
-all on loopback ports, never the machine's own Redis."""
+"""Real Redis topologies for tests: a three-master Redis Cluster and Sentinel-managed pairs
+(one Sentinel, one master and replica per master name), all on loopback ports, never the
+machine's own Redis."""
 
 from __future__ import annotations
 
@@ -84,29 +85,34 @@ class RedisCluster:
 
 
 class SentinelGroup:
-    """A master, a replica of it, and one Sentinel monitoring them as ``master_name``."""
+    """For each master name, a master and a replica of it; one Sentinel monitoring them all
+    (the first name is the default of every method)."""
 
-    def __init__(self, log_dir: Path, master_name: str = "twostep") -> None:
+    def __init__(self, log_dir: Path, *master_names: str) -> None:
         self.log_dir = log_dir
-        self.master_name = master_name
-        self.ports = [free_port(), free_port()]
-        self.servers = {port: self._server(port) for port in self.ports}
+        names = master_names or ("twostep",)
+        self.master_name = names[0]
+        # Each name: [master port, replica port], as they were at the start.
+        self.pairs = {name: [free_port(), free_port()] for name in names}
+        self.servers = {port: self._server(port) for pair in self.pairs.values() for port in pair}
         for port, server in self.servers.items():
             wait_for_port(port, proc=server.proc)
-        with redis.Redis(port=self.ports[1]) as replica:
-            replica.replicaof("127.0.0.1", self.ports[0])
-        _wait("the replica never synced", lambda: self._synced(self.ports[1]))
+        for master, replica_port in self.pairs.values():
+            with redis.Redis(port=replica_port) as replica:
+                replica.replicaof("127.0.0.1", master)
+        for _master, replica_port in self.pairs.values():
+            _wait("the replica never synced", lambda port=replica_port: self._synced(port))
         self.sentinel_port = free_port()
         conf = log_dir / f"sentinel-{self.sentinel_port}.conf"
-        conf.write_text(
-            f"port {self.sentinel_port}\n"
-            "bind 127.0.0.1\n"
-            f"dir {log_dir}\n"
-            f"sentinel monitor {master_name} 127.0.0.1 {self.ports[0]} 1\n"
-            f"sentinel down-after-milliseconds {master_name} 1000\n"
-            f"sentinel failover-timeout {master_name} 5000\n"
-            f"sentinel parallel-syncs {master_name} 1\n"
-        )
+        lines = [f"port {self.sentinel_port}", "bind 127.0.0.1", f"dir {log_dir}"]
+        for name, (master, _replica) in self.pairs.items():
+            lines += [
+                f"sentinel monitor {name} 127.0.0.1 {master} 1",
+                f"sentinel down-after-milliseconds {name} 1000",
+                f"sentinel failover-timeout {name} 5000",
+                f"sentinel parallel-syncs {name} 1",
+            ]
+        conf.write_text("\n".join(lines) + "\n")
         self.sentinel = Process(
             f"sentinel-{self.sentinel_port}",
             [_binary("redis-server"), str(conf), "--sentinel"],
@@ -114,7 +120,8 @@ class SentinelGroup:
             log_dir,
         )
         wait_for_port(self.sentinel_port, proc=self.sentinel.proc)
-        _wait("the sentinel never saw the replica", self._sees_replica)
+        for name in self.pairs:
+            _wait("the sentinel never saw the replica", lambda name=name: self._sees_replica(name))
 
     def _server(self, port: int) -> Process:
         data = self.log_dir / f"sentinel-node-{port}"
@@ -132,31 +139,32 @@ class SentinelGroup:
             info = node.info("replication")
             return bool(info.get("master_link_status") == "up")
 
-    def _sees_replica(self) -> bool:
+    def _sees_replica(self, master_name: str) -> bool:
         with redis.Redis(port=self.sentinel_port, decode_responses=True) as sentinel:
-            replicas = sentinel.sentinel_slaves(self.master_name)
+            replicas = sentinel.sentinel_slaves(master_name)
             return any(
                 "s_down" not in replica["flags"] and replica["master-link-status"] == "ok"
                 for replica in replicas
             )
 
-    def master_port(self) -> int:
+    def master_port(self, master_name: str | None = None) -> int:
         with redis.Redis(port=self.sentinel_port, decode_responses=True) as sentinel:
-            _host, port = sentinel.sentinel_get_master_addr_by_name(self.master_name)
+            _host, port = sentinel.sentinel_get_master_addr_by_name(master_name or self.master_name)
             return int(port)
 
     def url(self, db: int = 0) -> str:
         """The Sentinel URL, as kombu's broker transport reads it."""
         return f"sentinel://127.0.0.1:{self.sentinel_port}/{db}"
 
-    def failover(self, timeout: float = 30.0) -> int:
+    def failover(self, master_name: str | None = None, timeout: float = 30.0) -> int:
         """``SENTINEL FAILOVER``: the replica becomes the master. Returns the new master's port
         once the old master replicates from it."""
-        old = self.master_port()
+        name = master_name or self.master_name
+        old = self.master_port(name)
         with redis.Redis(port=self.sentinel_port) as sentinel:
-            sentinel.execute_command("SENTINEL FAILOVER", self.master_name)
-        _wait("no new master", lambda: self.master_port() != old, timeout)
-        new = self.master_port()
+            sentinel.execute_command("SENTINEL FAILOVER", name)
+        _wait("no new master", lambda: self.master_port(name) != old, timeout)
+        new = self.master_port(name)
 
         def demoted() -> bool:
             with redis.Redis(port=old, decode_responses=True) as node:

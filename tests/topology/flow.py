@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from email.message import EmailMessage
 from typing import Any
 
 import httpx
@@ -41,17 +42,30 @@ def verify(client: httpx.Client, challenge_id: str, code: str) -> httpx.Response
     )
 
 
+def message_id(challenge_id: str, send_no: int = 1) -> str:
+    """The Message-ID of a challenge's code email (the same for every attempt of one send)."""
+    digest = hashlib.sha256(f"{challenge_id}.{send_no}".encode()).hexdigest()[:32]
+    return f"<twostep.{digest}@localhost>"
+
+
+def code_in(message: EmailMessage) -> str | None:
+    """The code a code email carries; ``None`` for any other email (a notice)."""
+    part = message.get_body(("plain",))
+    assert part is not None
+    found = re.findall(r"^\s*(\d{6})\s*$", part.get_content(), re.MULTILINE)
+    assert len(found) <= 1, found
+    return str(found[0]) if found else None
+
+
 def code_for(catcher: MailCatcher, challenge_id: str, timeout: float = 20.0) -> str:
     """The code of the first email of a challenge, found by its Message-ID."""
-    digest = hashlib.sha256(f"{challenge_id}.1".encode()).hexdigest()[:32]
-    message_id = f"<twostep.{digest}@localhost>"
+    wanted = message_id(challenge_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for message in list(catcher.messages):
-            if message["Message-ID"] == message_id:
-                part = message.get_body(("plain",))
-                assert part is not None
-                [code] = re.findall(r"^\s*(\d{6})\s*$", part.get_content(), re.MULTILINE)
-                return str(code)
+            if message["Message-ID"] == wanted:
+                code = code_in(message)
+                assert code is not None
+                return code
         time.sleep(0.02)
     raise AssertionError(f"no code email for {challenge_id} within {timeout}s")
