@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from api.outbox import Seen
 from api.webhooks import Announcer
 from shared.requestctx import request_id
 from shared.settings import Settings
 from shared.store import Audit
+
+log = logging.getLogger("twostep.api")
 
 
 class AuditTrail:
@@ -19,6 +23,13 @@ class AuditTrail:
         return Audit(cap=self.cap, at=now, ip=seen.ip, request_id=request_id())
 
     async def recorded(self, tag: str, now: float) -> None:
-        """After a change that recorded events: wake the webhook delivery, if there is one."""
-        if self.webhooks is not None:
+        """After a change that recorded events (and after its email was queued): wake the
+        webhook delivery, if there is one. Best effort: the change is made and its event is
+        in the trail whatever happens here, so a broker that fails now costs the webhook a
+        delay (the account's next change sends it), never the caller an error."""
+        if self.webhooks is None:
+            return
+        try:
             await self.webhooks.announce(tag, now)
+        except Exception as exc:  # the answer must not depend on the webhook queue
+            log.warning("webhook delivery not queued (%s); it goes with the next change", exc)

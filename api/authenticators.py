@@ -129,9 +129,9 @@ class Authenticators:
         refused = refusal(outcome)
         if refused is not None:
             raise refused
-        await self.trail.recorded(account_tag(account_id), now)
         _changed, email, locale = outcome.values
         await self.outbox.notice(NOTICE_TOTP_ENABLED, email, locale, now, seen)
+        await self.trail.recorded(account_tag(account_id), now)
 
     async def disable_totp(self, account_id: str, client: Client | None) -> None:
         now = self.clock()
@@ -141,8 +141,8 @@ class Authenticators:
             raise AccountNotFound()
         changed, email, locale = outcome.values
         if changed == "1":
-            await self.trail.recorded(account_tag(account_id), now)
             await self.outbox.notice(NOTICE_TOTP_DISABLED, email, locale, now, seen)
+            await self.trail.recorded(account_tag(account_id), now)
 
     # Recovery codes
 
@@ -159,8 +159,8 @@ class Authenticators:
         )
         if outcome.status == "not_found":
             raise AccountNotFound()
-        await self.trail.recorded(account_tag(account_id), now)
         email, locale = outcome.values
         details = {"count": str(len(made))}
         await self.outbox.notice(NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, seen, details)
+        await self.trail.recorded(account_tag(account_id), now)
         return made

@@ -96,9 +96,9 @@ class TwoStep:
         if outcome.status == "not_found":
             raise AccountNotFound()
         if outcome.values[0] == "1":
-            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
             kind = NOTICE_TWO_STEP_ENABLED if enabled else NOTICE_TWO_STEP_DISABLED
             await self.outbox.notice(kind, outcome.values[1], outcome.values[2], now, seen)
+            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return await self.get_account(account_id)
 
     # Support staff
@@ -119,9 +119,9 @@ class TwoStep:
         outcome = await self.store.reset_two_step(account_id, now, self.trail.entry(now, seen))
         if outcome.status == "not_found":
             raise AccountNotFound()
-        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         email, locale = outcome.values
         await self.outbox.notice(NOTICE_TWO_STEP_RESET, email, locale, now, seen)
+        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return await self.get_account(account_id)
 
     async def events(
@@ -162,11 +162,11 @@ class TwoStep:
         if outcome.status == "not_found":
             self.metrics.logins.labels("account_not_found").inc()
             raise AccountNotFound()
-        if outcome.status in ("pending", "trusted"):
-            await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         if outcome.status in ("disabled", "trusted"):
             reason = "two_step_disabled" if outcome.status == "disabled" else "trusted_browser"
             self.metrics.logins.labels(reason).inc()
+            if outcome.status == "trusted":
+                await self.trail.recorded(AccountKeys.of(account_id).tag, now)
             return NotRequired(reason=reason)
         refused = refusal(outcome)
         if refused is not None:
@@ -176,6 +176,7 @@ class TwoStep:
         if code:
             await self.outbox.code(challenge_id, 1, email, locale, code, float(expires_at), seen)
         self.metrics.logins.labels("pending").inc()
+        await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return pending(challenge_id, email if code else None, expires_at, resend_at, totp, recovery)
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
@@ -213,11 +214,11 @@ class TwoStep:
         refused = refusal(outcome)
         if refused is not None:
             raise refused
-        await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         email, locale, sends, expires_at, resend_at, ip, label, totp, recovery = outcome.values
         await self.outbox.code(
             challenge_id, int(sends), email, locale, code, float(expires_at), Seen(ip, label)
         )
+        await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         return pending(challenge_id, email, expires_at, resend_at, totp, recovery)
 
     async def verify(
@@ -258,7 +259,10 @@ class TwoStep:
         if outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1:
             for scope in outcome.values[1].split("+"):
                 self.metrics.locks.labels(scope).inc()
-        if outcome.status in ("verified", "invalid", "too_many_attempts", "locked"):
+        # Refusals before any check (already locked) recorded nothing; these did.
+        if outcome.status in ("verified", "invalid") or (
+            outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1
+        ):
             await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         if outcome.status == "no_method":
             raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")

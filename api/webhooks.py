@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -28,7 +29,7 @@ class WebhookQueue:
     async def announce(self, tag: str, now: float) -> None:
         message = celery_message(
             DELIVER_WEBHOOKS_TASK,
-            {"tag": tag, "published_at": now},
+            {"tag": tag, "published_at": now, "job": uuid.uuid4().hex},
             WEBHOOK_QUEUE,
             expires_at=now + WEBHOOK_LIFETIME_SECONDS,
             argsrepr=f"(account={tag[:8]})",

@@ -21,6 +21,8 @@ _CHALLENGE_ID = re.compile(CHALLENGE_ID_PATTERN)
 
 # Shared by all workers: the global token bucket for outgoing mail.
 MAIL_BUCKET = f"{PREFIX}:mail-bucket"
+# When webhook delivery first ran: an account's history from before is not replayed.
+WEBHOOKS_SINCE = f"{PREFIX}:webhooks-since"
 
 
 def account_tag(account_id: str) -> str:
@@ -101,6 +103,11 @@ class AccountKeys:
         return f"{self.base}:webhook-cursor"
 
     @property
+    def webhook_again(self) -> str:
+        """STRING: set by a delivery job that found the claim taken: "read the stream again"."""
+        return f"{self.base}:webhook-again"
+
+    @property
     def webhook_claim(self) -> str:
         """STRING: the worker delivering this account's webhook events, for a short while."""
         return f"{self.base}:webhook-claim"
@@ -122,6 +129,7 @@ class AccountKeys:
             self.events,
             self.webhook_cursor,
             self.webhook_claim,
+            self.webhook_again,
         ]
 
 

@@ -23,6 +23,7 @@ from shared.settings import LogFormat, Settings
 # careless ``extra={"to": address}`` never reaches the output.
 EXTRA_FIELDS = (
     "request_id",
+    "event_type",
     "task",
     "task_id",
     "kind",

@@ -28,6 +28,9 @@ NAMES = (
     "revoke_browsers",
     "unlock",
     "reset_two_step",
+    "webhook_claim",
+    "webhook_advance",
+    "webhook_release",
 )
 
 # Scripts that record audit events: ``_audit.lua`` goes in front of them.

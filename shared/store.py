@@ -245,8 +245,16 @@ class Store:
         raw = await self._audited(
             "reset_two_step",
             keys,
-            [keys.profile, keys.totp, keys.recovery, keys.browsers, keys.browser_expiry],
-            [f"{now:.3f}"],
+            [
+                keys.profile,
+                keys.totp,
+                keys.recovery,
+                keys.browsers,
+                keys.browser_expiry,
+                keys.challenges,
+                keys.sends,
+            ],
+            [f"{now:.3f}", keys.challenge_prefix],
             audit,
             now,
         )
@@ -258,6 +266,8 @@ class Store:
         """The newest ``limit`` events older than the event id ``before``, newest first, and
         the cursor of the next page (None on the last page)."""
         key = AccountKeys.of(account_id).events
+        if before == "0-0":
+            return [], None  # nothing is older than the first possible id
         upper = f"({before}" if before else "+"
         raw: Any = await self.redis.xrevrange(key, upper, "-", count=limit + 1)
         events = [_event(_text(event_id) or "", fields or {}) for event_id, fields in raw[:limit]]

@@ -1,18 +1,16 @@
-"""The workers' side of webhook delivery: an account's audit stream, read from its cursor."""
+"""The workers' side of webhook delivery: an account's audit stream, read from its cursor,
+by one delivery job at a time (``shared/lua/webhook_*.lua``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from shared.keys import AccountKeys
-from shared.redisconn import SyncStateRedis
+from redis.commands.core import Script
 
-# Takes the claim only when free; gives it back only to its holder.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+from shared import scripts
+from shared.keys import WEBHOOKS_SINCE, AccountKeys
+from shared.redisconn import SyncStateRedis
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,23 +26,48 @@ def _text(value: bytes | str) -> str:
 class WebhookStore:
     def __init__(self, redis: SyncStateRedis) -> None:
         self.redis = redis
-        self._release = redis.register_script(_RELEASE)
+        self._scripts: dict[str, Script] = {
+            name: redis.register_script(scripts.source(name))
+            for name in ("webhook_claim", "webhook_advance", "webhook_release")
+        }
 
     def claim(self, tag: str, claimant: str, hold_seconds: int) -> bool:
-        """One worker at a time delivers an account's events, so they go out in order."""
-        return bool(
-            self.redis.set(AccountKeys(tag).webhook_claim, claimant, nx=True, ex=hold_seconds)
+        """Take (or renew) the account's claim; False when another job holds it (that job
+        is then told to read the stream once more before it lets go)."""
+        keys = AccountKeys(tag)
+        answer = self._scripts["webhook_claim"](
+            keys=[keys.webhook_claim, keys.webhook_again], args=[claimant, hold_seconds]
         )
+        return _text(answer) == "claimed"
 
-    def release(self, tag: str, claimant: str) -> None:
-        self._release(keys=[AccountKeys(tag).webhook_claim], args=[claimant])
+    def advance(
+        self, tag: str, claimant: str, event_id: str, hold_seconds: int, keep_seconds: int
+    ) -> bool:
+        """Move the cursor to a delivered event; False when the claim was lost."""
+        keys = AccountKeys(tag)
+        answer = self._scripts["webhook_advance"](
+            keys=[keys.webhook_claim, keys.webhook_cursor],
+            args=[claimant, event_id, hold_seconds, keep_seconds],
+        )
+        return int(answer) == 1
+
+    def release(self, tag: str, claimant: str, hold_seconds: int) -> str:
+        """ "released", "again" (read once more, the claim is kept) or "lost"."""
+        keys = AccountKeys(tag)
+        answer = self._scripts["webhook_release"](
+            keys=[keys.webhook_claim, keys.webhook_again], args=[claimant, hold_seconds]
+        )
+        return _text(answer)
 
     def cursor(self, tag: str) -> str | None:
         value = self.redis.get(AccountKeys(tag).webhook_cursor)
         return None if value is None else _text(value)
 
-    def advance(self, tag: str, event_id: str, keep_seconds: int) -> None:
-        self.redis.set(AccountKeys(tag).webhook_cursor, event_id, ex=keep_seconds)
+    def webhooks_since(self, now: float) -> float:
+        """When webhook delivery first ran on this Redis (set once, by the first job)."""
+        self.redis.set(WEBHOOKS_SINCE, f"{now:.3f}", nx=True)
+        value = self.redis.get(WEBHOOKS_SINCE)
+        return now if value is None else float(_text(value))
 
     def account_id(self, tag: str) -> str | None:
         value = self.redis.hget(AccountKeys(tag).profile, "account_id")

@@ -22,6 +22,8 @@ class Receiver:
                 receiver.received.append((dict(self.headers), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", self.path + "/moved")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from shared.errors import TwostepError
 from shared.webhooks import SIGNATURE_HEADER, body_of, event_document, sign
@@ -17,35 +20,51 @@ from workers.tasks import RetryLater, backoff_seconds
 log = logging.getLogger("twostep.worker.webhooks")
 
 BATCH = 50
-CLAIM_SECONDS = 60
+# One job delivers for at most this long, then hands over to its own next run, so that a
+# slow receiver never holds a worker (and the code emails behind it) for long.
+RUN_BUDGET_SECONDS = 20.0
 # The cursor outlives the audit stream's useful life; an idle account's cursor goes away.
 CURSOR_KEEP_SECONDS = 30 * 86400
-# Without a cursor yet (a new account, or webhooks just turned on), start a little before
-# the change that published the job, not at the beginning of the account's history.
-FIRST_LOOK_BACK_SECONDS = 300
 EVENT_LIFETIME_SECONDS = 86400
 
 
 class WebhookRetry(TwostepError):
-    """The receiver did not take an event; try the account again later."""
+    """Stop now and run this job again: the receiver did not take an event (``delay``
+    None: back off), or the job used its time (``delay`` given: continue soon)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)
+        self.delay = delay
 
 
 Post = Callable[[str, bytes, dict[str, str], float], int]
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirected POST would arrive as a GET without its body: a 3xx is a failure."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def http_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
     """POST with the standard library; returns the status code (0 when none came back)."""
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
-    except (urllib.error.URLError, OSError):
+    except (urllib.error.URLError, http.client.HTTPException, OSError):
         return 0
+
+
+def claim_seconds(timeout_seconds: float) -> int:
+    """How long a claim holds without news: a run's budget plus one POST, with room."""
+    return int(RUN_BUDGET_SECONDS + timeout_seconds) + 30
 
 
 @dataclass
@@ -57,36 +76,52 @@ class WebhookSender:
     claimant: str
     clock: Callable[[], float]
     post: Post = http_post
+    monotonic: Callable[[], float] = time.monotonic
 
-    def deliver(self, tag: str, published_at: float) -> str:
-        """Deliver the account's events after its cursor. Returns what happened."""
-        if not self.store.claim(tag, self.claimant, CLAIM_SECONDS):
-            # Another worker is delivering; it may have read the stream before this job's
-            # event was added, so look again shortly rather than drop the job.
-            raise WebhookRetry("another worker is delivering this account's events")
+    def deliver(self, tag: str, retry_hold_seconds: float = 0.0) -> str:
+        """Deliver the account's events after its cursor. Returns what happened.
+
+        A job that finds another holding the account finishes at once ("coalesced"): the
+        holder reads the stream again before it lets go. A job whose receiver fails keeps
+        the claim until its retry (``retry_hold_seconds``), so the account's other jobs
+        coalesce into it instead of each retrying on its own."""
+        hold = claim_seconds(self.timeout_seconds)
+        if not self.store.claim(tag, self.claimant, hold):
+            return "coalesced"
+        started = self.monotonic()
+        sent = 0
         try:
-            return self._deliver(tag, published_at)
-        finally:
-            self.store.release(tag, self.claimant)
+            while True:
+                sent += self._drain(tag, started, hold)
+                state = self.store.release(tag, self.claimant, hold)
+                if state != "again":
+                    return "sent" if sent else ("nothing_new" if state == "released" else state)
+        except WebhookRetry as retry:
+            wait = retry.delay if retry.delay is not None else retry_hold_seconds
+            self.store.claim(tag, self.claimant, int(wait) + hold)
+            raise
 
-    def _deliver(self, tag: str, published_at: float) -> str:
+    def _drain(self, tag: str, started: float, hold: int) -> int:
         account_id = self.store.account_id(tag)
         if account_id is None:
-            return "gone"  # the account was deleted, and its trail with it
+            return 0  # the account was deleted, and its trail with it
         cursor = self.store.cursor(tag)
-        # No cursor: skip the history older than shortly before this job's change (by the
-        # events' own times, which come from the same clock as ``published_at``).
-        not_before = published_at - FIRST_LOOK_BACK_SECONDS if cursor is None else 0.0
+        # No cursor yet: this account's history from before webhooks were on is not sent.
+        not_before = self.store.webhooks_since(self.clock()) if cursor is None else 0.0
         cursor = cursor or "0-0"
         sent = 0
         while events := self.store.events_after(tag, cursor, BATCH):
             for event in events:
+                if self.monotonic() - started > RUN_BUDGET_SECONDS:
+                    raise WebhookRetry("run budget used, continuing", delay=0.5)
                 if float(event.fields.get("at", "0") or 0) >= not_before:
                     self._send(tag, account_id, event)
                     sent += 1
                 cursor = event.event_id
-                self.store.advance(tag, cursor, CURSOR_KEEP_SECONDS)
-        return "sent" if sent else "nothing_new"
+                if not self.store.advance(tag, self.claimant, cursor, hold, CURSOR_KEEP_SECONDS):
+                    log.warning("webhook claim lost; another job carries on")
+                    return sent
+        return sent
 
     def _send(self, tag: str, account_id: str, event: StreamEvent) -> None:
         fields = dict(event.fields)
@@ -128,19 +163,21 @@ def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int)
     settings = runtime.settings
     if runtime.webhooks is None or not settings.webhook_url or settings.webhook_secret is None:
         return "disabled"  # published while webhooks were on; they are off now
+    tag, job_id = payload.get("tag"), payload.get("job")
+    if not isinstance(tag, str):
+        log.error("webhook job without an account, dropped")
+        return "failed"
+    delay = backoff_seconds(retries)
     sender = WebhookSender(
         url=settings.webhook_url,
         secret=settings.webhook_secret.get_secret_value(),
         timeout_seconds=settings.webhook_timeout_seconds,
         store=runtime.webhooks,
-        claimant=runtime.claimant,
+        # The job's own id, the same on each of its retries, so a retry finds its claim.
+        claimant=job_id if isinstance(job_id, str) and job_id else runtime.claimant,
         clock=runtime.clock,
     )
-    tag, published_at = payload.get("tag"), payload.get("published_at")
-    if not isinstance(tag, str) or not isinstance(published_at, int | float):
-        log.error("webhook job without an account, dropped")
-        return "failed"
     try:
-        return sender.deliver(tag, float(published_at))
+        return sender.deliver(tag, retry_hold_seconds=delay)
     except WebhookRetry as exc:
-        raise RetryLater(backoff_seconds(retries), str(exc)) from None
+        raise RetryLater(exc.delay if exc.delay is not None else delay, str(exc)) from None

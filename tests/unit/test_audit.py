@@ -252,13 +252,29 @@ class TestPages:
 
     @pytest.mark.parametrize(
         "params",
-        [{"limit": 0}, {"limit": 201}, {"limit": "x"}, {"before": "x"}, {"before": "1-2-3"}],
+        [
+            {"limit": 0},
+            {"limit": 201},
+            {"limit": "x"},
+            {"before": "x"},
+            {"before": "1-2-3"},
+            {"before": "18446744073709551616-0"},
+            {"before": "1-18446744073709551616"},
+        ],
     )
     async def test_bad_paging_is_a_422(self, api: httpx.AsyncClient, params: Any) -> None:
         await new_account(api)
         response = await api.get(f"/v1/accounts/{ACCOUNT}/events", params=params)
         assert response.status_code == 422
         assert response.json()["code"] == "validation_error"
+
+    @pytest.mark.parametrize("before", ["0-0", "0-1", "18446744073709551615-18446744073709551615"])
+    async def test_edge_cursors_answer_a_page(self, api: httpx.AsyncClient, before: str) -> None:
+        await new_account(api)
+        page = await events(api, before=before)
+        expected = ["two_step_enabled"] if before.startswith("1844") else []
+        assert [event["type"] for event in page["items"]] == expected
+        assert page["next_cursor"] is None
 
     async def test_unknown_account_is_a_404(self, api: httpx.AsyncClient) -> None:
         response = await api.get("/v1/accounts/nobody/events")
@@ -375,6 +391,20 @@ class TestReset:
             "browsers_revoked": 1,
         }
 
+    async def test_challenges_open_at_the_reset_die_with_it(
+        self, api: httpx.AsyncClient, mail: RecordingMailQueue
+    ) -> None:
+        await new_account(api)
+        by_email = (await login(api)).json()["challenge_id"]
+        by_app = (await login(api, method="totp")).status_code
+        assert by_app == 409  # no app yet: only the email challenge is open
+        assert (await api.post(f"/v1/accounts/{ACCOUNT}/two-step/reset")).status_code == 200
+
+        late = await verify(api, by_email, code_of(mail.codes[-1]), remember_browser=True)
+        assert late.status_code == 404
+        assert (await api.get(f"/v1/challenges/{by_email}")).status_code == 404
+        assert (await api.get(f"/v1/accounts/{ACCOUNT}")).json()["trusted_browsers"] == 0
+
     async def test_unknown_account_is_a_404(self, api: httpx.AsyncClient) -> None:
         assert (await api.post("/v1/accounts/nobody/two-step/reset")).status_code == 404
 
@@ -418,3 +448,37 @@ class TestWebhookAnnouncements:
 def test_start_is_the_fake_clock_start() -> None:
     # The expected times above are START, 2027-01-15T08:00:00Z.
     assert START == 1_800_000_000.0
+
+
+class FailingAnnouncer:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def announce(self, tag: str, now: float) -> None:
+        self.calls += 1
+        raise ConnectionError("broker away")
+
+
+async def test_a_broker_that_cannot_take_the_webhook_job_fails_no_call(
+    state_redis: redis.asyncio.Redis, mail: RecordingMailQueue, clock: FakeClock
+) -> None:
+    settings = make_settings(webhook_url="http://127.0.0.1:9/hook", webhook_secret="s" * 32)
+    failing = FailingAnnouncer()
+    async with api_client(settings, state_redis, mail, clock) as api:
+        api_app: Any = api._transport.app  # type: ignore[attr-defined]
+        api_app.state.twostep.trail.webhooks = failing
+        await new_account(api)
+        started = await login(api)
+        assert started.status_code == 201
+        assert len(mail.codes) == 1  # the code job went out before the webhook's
+        passed = await verify(api, started.json()["challenge_id"], code_of(mail.codes[0]),
+                              remember_browser=True)  # fmt: skip
+        assert passed.status_code == 200
+        assert passed.json()["trusted_browser"]["token"]
+        assert failing.calls == 3
+        assert await types(api) == [
+            "two_step_enabled",
+            "challenge_issued",
+            "verified",
+            "trusted_browser_added",
+        ]

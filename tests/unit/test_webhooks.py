@@ -3,6 +3,8 @@ in the normal case; and the signature recipe a receiver follows."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
 from shared.webhookstore import WebhookStore
 from tests.conftest import FakeClock
 from tests.webhookreceiver import Receiver
-from workers.webhooks import WebhookRetry, WebhookSender
+from workers.webhooks import WebhookRetry, WebhookSender, http_post
 
 SECRET = "w" * 40
 ACCOUNT = "u-hook"
@@ -88,7 +90,7 @@ class TestDelivery:
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
     ) -> None:
         await account_with_events(server, clock)
-        outcome = sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        outcome = sender_for(server, receiver, clock).deliver(TAG)
 
         assert outcome == "sent"
         documents = receiver.documents()
@@ -108,10 +110,10 @@ class TestDelivery:
     ) -> None:
         store = await account_with_events(server, clock)
         sender = sender_for(server, receiver, clock)
-        sender.deliver(TAG, published_at=clock())
-        assert sender.deliver(TAG, published_at=clock()) == "nothing_new"
+        sender.deliver(TAG)
+        assert sender.deliver(TAG) == "nothing_new"
         await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
-        assert sender.deliver(TAG, published_at=clock()) == "sent"
+        assert sender.deliver(TAG) == "sent"
 
         assert [doc["type"] for doc in receiver.documents()] == [
             "two_step_enabled",
@@ -126,8 +128,8 @@ class TestDelivery:
         sender = sender_for(server, receiver, clock)
         receiver.statuses = [200, 503]
         with pytest.raises(WebhookRetry):
-            sender.deliver(TAG, published_at=clock())
-        assert sender.deliver(TAG, published_at=clock()) == "sent"
+            sender.deliver(TAG)
+        assert sender.deliver(TAG) == "sent"
 
         ids = [doc["id"] for doc in receiver.documents()]
         types = [doc["type"] for doc in receiver.documents()]
@@ -139,7 +141,7 @@ class TestDelivery:
     ) -> None:
         await account_with_events(server, clock)
         receiver.statuses = [400, 204]
-        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "sent"
+        assert sender_for(server, receiver, clock).deliver(TAG) == "sent"
         assert len(receiver.received) == 2
 
     async def test_an_unreachable_receiver_is_retried(
@@ -149,19 +151,72 @@ class TestDelivery:
         sender = sender_for(server, receiver, clock)
         receiver.close()
         with pytest.raises(WebhookRetry):
-            sender.deliver(TAG, published_at=clock())
+            sender.deliver(TAG)
 
-    async def test_one_worker_at_a_time_per_account(
+    async def test_a_job_finding_the_account_taken_leaves_it_to_the_holder(
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
     ) -> None:
         await account_with_events(server, clock)
         holder = WebhookStore(fakeredis.FakeRedis(server=server))
-        assert holder.claim(TAG, "other-worker", 60)
-        with pytest.raises(WebhookRetry):
-            sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        assert holder.claim(TAG, "job-a", 60)
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "coalesced"
         assert receiver.received == []
-        holder.release(TAG, "other-worker")
-        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "sent"
+        # The holder is told to read once more before it lets go, then lets go.
+        assert holder.release(TAG, "job-a", 60) == "again"
+        assert holder.release(TAG, "job-a", 60) == "released"
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "sent"
+
+    async def test_a_failing_job_keeps_the_account_until_its_retry(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        receiver.statuses = [503]
+        with pytest.raises(WebhookRetry):
+            sender_for(server, receiver, clock, "job-a").deliver(TAG, retry_hold_seconds=10)
+        # Other jobs of the account fold into the retrying one instead of each retrying.
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "coalesced"
+        assert sender_for(server, receiver, clock, "job-a").deliver(TAG) == "sent"
+        assert len(receiver.received) == 3
+
+    async def test_a_lost_claim_stops_the_cursor_from_moving(
+        self, server: fakeredis.FakeServer, clock: FakeClock
+    ) -> None:
+        await account_with_events(server, clock)
+        store = WebhookStore(fakeredis.FakeRedis(server=server))
+        assert store.claim(TAG, "job-a", 60)
+        assert store.advance(TAG, "job-a", "5-0", 60, 3600)
+        store.redis.delete(AccountKeys(TAG).webhook_claim)
+        assert store.claim(TAG, "job-b", 60)
+        assert not store.advance(TAG, "job-a", "9-0", 60, 3600)
+        assert store.cursor(TAG) == "5-0"
+        # And the holder never moves it backwards.
+        assert store.advance(TAG, "job-b", "4-0", 60, 3600)
+        assert store.cursor(TAG) == "5-0"
+        assert store.advance(TAG, "job-b", "5-1", 60, 3600)
+        assert store.cursor(TAG) == "5-1"
+
+    async def test_a_long_backlog_is_sent_in_turns_that_keep_the_order(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        store = await account_with_events(server, clock)
+        for _ in range(5):
+            await store.unlock(ACCOUNT, clock(), Audit(cap=100, at=clock()))
+        ticks = iter(range(0, 10_000, 9))  # each look at the clock: 9 s later
+        sender = sender_for(server, receiver, clock, "job-a")
+        sender.monotonic = lambda: float(next(ticks))
+        delays: list[float | None] = []
+        while True:
+            try:
+                outcome = sender.deliver(TAG)
+                break
+            except WebhookRetry as more:
+                delays.append(more.delay)
+        assert outcome == "sent"
+        assert delays
+        assert None not in delays  # each turn says "continue soon", not "back off"
+        ids = [doc["id"] for doc in receiver.documents()]
+        assert len(ids) == 7
+        assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
 
     async def test_history_from_before_webhooks_is_not_replayed(
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
@@ -169,7 +224,7 @@ class TestDelivery:
         store = await account_with_events(server, clock)
         clock.advance(3600)
         await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
-        sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        sender_for(server, receiver, clock).deliver(TAG)
         assert [doc["type"] for doc in receiver.documents()] == ["two_step_disabled"]
 
     async def test_a_deleted_account_has_nothing_to_send(
@@ -177,7 +232,7 @@ class TestDelivery:
     ) -> None:
         store = await account_with_events(server, clock)
         await store.delete_account(ACCOUNT)
-        assert sender_for(server, receiver, clock).deliver(TAG, published_at=clock()) == "gone"
+        assert sender_for(server, receiver, clock).deliver(TAG) == "nothing_new"
         assert receiver.received == []
 
 
@@ -193,3 +248,35 @@ def test_the_readme_recipe_checks_a_real_signature() -> None:
     assert namespace["verified"](SECRET, header, body)
     assert not namespace["verified"](SECRET, header, body + b" ")
     assert not namespace["verified"](SECRET, sign(SECRET, int(time.time()) - 600, body), body)
+
+
+class TestHttpPost:
+    def test_a_redirect_is_not_followed_and_counts_as_a_failure(self) -> None:
+        receiver = Receiver()
+        try:
+            receiver.statuses = [302]
+            status = http_post(receiver.url, b"{}", {"Content-Type": "application/json"}, 5)
+            assert status == 302
+            assert len(receiver.received) == 1
+        finally:
+            receiver.close()
+
+    def test_a_garbled_answer_is_a_failure_not_a_crash(self) -> None:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+
+        def garble() -> None:
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            connection.close()
+
+        thread = threading.Thread(target=garble, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+        try:
+            assert http_post(url, b"{}", {}, 5) == 0
+        finally:
+            thread.join(5)
+            listener.close()

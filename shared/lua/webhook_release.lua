@@ -1,0 +1,12 @@
+-- webhook_release.lua: let go of an account's webhook claim, unless a job came meanwhile.
+-- KEYS[1] the account's webhook claim  KEYS[2] its "look again" flag
+-- ARGV[1] the claimant  ARGV[2] claim hold seconds
+-- Returns "released" | "again" (a busy job left the flag: read the stream once more; the
+-- claim is kept) | "lost" (it had expired and another job holds it)
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
+if redis.call('DEL', KEYS[2]) == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return 'again'
+end
+redis.call('DEL', KEYS[1])
+return 'released'
