@@ -63,11 +63,12 @@ class WebhookStore:
         value = self.redis.get(AccountKeys(tag).webhook_cursor)
         return None if value is None else _text(value)
 
-    def webhooks_since(self, now: float) -> float:
-        """When webhook delivery first ran on this Redis (set once, by the first job)."""
-        self.redis.set(WEBHOOKS_SINCE, f"{now:.3f}", nx=True)
+    def webhooks_since(self, start: float) -> float:
+        """Since when events go to the webhook: ``start`` of the first job that ever asked,
+        kept for good, so that every account has the same starting line."""
+        self.redis.set(WEBHOOKS_SINCE, f"{start:.3f}", nx=True)
         value = self.redis.get(WEBHOOKS_SINCE)
-        return now if value is None else float(_text(value))
+        return start if value is None else float(_text(value))
 
     def account_id(self, tag: str) -> str | None:
         value = self.redis.hget(AccountKeys(tag).profile, "account_id")

@@ -26,6 +26,8 @@ RUN_BUDGET_SECONDS = 20.0
 # The cursor outlives the audit stream's useful life; an idle account's cursor goes away.
 CURSOR_KEEP_SECONDS = 30 * 86400
 EVENT_LIFETIME_SECONDS = 86400
+# Webhooks start with the change that published the first job, and a little before it.
+FIRST_LOOK_BACK_SECONDS = 300
 
 
 class WebhookRetry(TwostepError):
@@ -78,7 +80,7 @@ class WebhookSender:
     post: Post = http_post
     monotonic: Callable[[], float] = time.monotonic
 
-    def deliver(self, tag: str, retry_hold_seconds: float = 0.0) -> str:
+    def deliver(self, tag: str, published_at: float, retry_hold_seconds: float = 0.0) -> str:
         """Deliver the account's events after its cursor. Returns what happened.
 
         A job that finds another holding the account finishes at once ("coalesced"): the
@@ -92,7 +94,7 @@ class WebhookSender:
         sent = 0
         try:
             while True:
-                sent += self._drain(tag, started, hold)
+                sent += self._drain(tag, started, hold, published_at)
                 state = self.store.release(tag, self.claimant, hold)
                 if state != "again":
                     return "sent" if sent else ("nothing_new" if state == "released" else state)
@@ -101,13 +103,15 @@ class WebhookSender:
             self.store.claim(tag, self.claimant, int(wait) + hold)
             raise
 
-    def _drain(self, tag: str, started: float, hold: int) -> int:
+    def _drain(self, tag: str, started: float, hold: int, published_at: float) -> int:
         account_id = self.store.account_id(tag)
         if account_id is None:
             return 0  # the account was deleted, and its trail with it
         cursor = self.store.cursor(tag)
         # No cursor yet: this account's history from before webhooks were on is not sent.
-        not_before = self.store.webhooks_since(self.clock()) if cursor is None else 0.0
+        not_before = 0.0
+        if cursor is None:
+            not_before = self.store.webhooks_since(published_at - FIRST_LOOK_BACK_SECONDS)
         cursor = cursor or "0-0"
         sent = 0
         while events := self.store.events_after(tag, cursor, BATCH):
@@ -163,8 +167,8 @@ def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int)
     settings = runtime.settings
     if runtime.webhooks is None or not settings.webhook_url or settings.webhook_secret is None:
         return "disabled"  # published while webhooks were on; they are off now
-    tag, job_id = payload.get("tag"), payload.get("job")
-    if not isinstance(tag, str):
+    tag, job_id, published_at = payload.get("tag"), payload.get("job"), payload.get("published_at")
+    if not isinstance(tag, str) or not isinstance(published_at, int | float):
         log.error("webhook job without an account, dropped")
         return "failed"
     delay = backoff_seconds(retries)
@@ -178,6 +182,6 @@ def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int)
         clock=runtime.clock,
     )
     try:
-        return sender.deliver(tag, retry_hold_seconds=delay)
+        return sender.deliver(tag, float(published_at), retry_hold_seconds=delay)
     except WebhookRetry as exc:
         raise RetryLater(exc.delay if exc.delay is not None else delay, str(exc)) from None

@@ -90,7 +90,7 @@ class TestDelivery:
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
     ) -> None:
         await account_with_events(server, clock)
-        outcome = sender_for(server, receiver, clock).deliver(TAG)
+        outcome = sender_for(server, receiver, clock).deliver(TAG, clock())
 
         assert outcome == "sent"
         documents = receiver.documents()
@@ -110,10 +110,10 @@ class TestDelivery:
     ) -> None:
         store = await account_with_events(server, clock)
         sender = sender_for(server, receiver, clock)
-        sender.deliver(TAG)
-        assert sender.deliver(TAG) == "nothing_new"
+        sender.deliver(TAG, clock())
+        assert sender.deliver(TAG, clock()) == "nothing_new"
         await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
-        assert sender.deliver(TAG) == "sent"
+        assert sender.deliver(TAG, clock()) == "sent"
 
         assert [doc["type"] for doc in receiver.documents()] == [
             "two_step_enabled",
@@ -128,8 +128,8 @@ class TestDelivery:
         sender = sender_for(server, receiver, clock)
         receiver.statuses = [200, 503]
         with pytest.raises(WebhookRetry):
-            sender.deliver(TAG)
-        assert sender.deliver(TAG) == "sent"
+            sender.deliver(TAG, clock())
+        assert sender.deliver(TAG, clock()) == "sent"
 
         ids = [doc["id"] for doc in receiver.documents()]
         types = [doc["type"] for doc in receiver.documents()]
@@ -141,7 +141,7 @@ class TestDelivery:
     ) -> None:
         await account_with_events(server, clock)
         receiver.statuses = [400, 204]
-        assert sender_for(server, receiver, clock).deliver(TAG) == "sent"
+        assert sender_for(server, receiver, clock).deliver(TAG, clock()) == "sent"
         assert len(receiver.received) == 2
 
     async def test_an_unreachable_receiver_is_retried(
@@ -151,7 +151,7 @@ class TestDelivery:
         sender = sender_for(server, receiver, clock)
         receiver.close()
         with pytest.raises(WebhookRetry):
-            sender.deliver(TAG)
+            sender.deliver(TAG, clock())
 
     async def test_a_job_finding_the_account_taken_leaves_it_to_the_holder(
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
@@ -159,12 +159,12 @@ class TestDelivery:
         await account_with_events(server, clock)
         holder = WebhookStore(fakeredis.FakeRedis(server=server))
         assert holder.claim(TAG, "job-a", 60)
-        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "coalesced"
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG, clock()) == "coalesced"
         assert receiver.received == []
         # The holder is told to read once more before it lets go, then lets go.
         assert holder.release(TAG, "job-a", 60) == "again"
         assert holder.release(TAG, "job-a", 60) == "released"
-        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "sent"
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG, clock()) == "sent"
 
     async def test_a_failing_job_keeps_the_account_until_its_retry(
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
@@ -172,10 +172,12 @@ class TestDelivery:
         await account_with_events(server, clock)
         receiver.statuses = [503]
         with pytest.raises(WebhookRetry):
-            sender_for(server, receiver, clock, "job-a").deliver(TAG, retry_hold_seconds=10)
+            sender_for(server, receiver, clock, "job-a").deliver(
+                TAG, clock(), retry_hold_seconds=10
+            )
         # Other jobs of the account fold into the retrying one instead of each retrying.
-        assert sender_for(server, receiver, clock, "job-b").deliver(TAG) == "coalesced"
-        assert sender_for(server, receiver, clock, "job-a").deliver(TAG) == "sent"
+        assert sender_for(server, receiver, clock, "job-b").deliver(TAG, clock()) == "coalesced"
+        assert sender_for(server, receiver, clock, "job-a").deliver(TAG, clock()) == "sent"
         assert len(receiver.received) == 3
 
     async def test_a_lost_claim_stops_the_cursor_from_moving(
@@ -207,7 +209,7 @@ class TestDelivery:
         delays: list[float | None] = []
         while True:
             try:
-                outcome = sender.deliver(TAG)
+                outcome = sender.deliver(TAG, clock())
                 break
             except WebhookRetry as more:
                 delays.append(more.delay)
@@ -224,15 +226,33 @@ class TestDelivery:
         store = await account_with_events(server, clock)
         clock.advance(3600)
         await store.set_two_step(ACCOUNT, False, clock(), Audit(cap=100, at=clock()))
-        sender_for(server, receiver, clock).deliver(TAG)
+        clock.advance(2)  # the job runs a little after the change that published it
+        sender_for(server, receiver, clock).deliver(TAG, published_at=clock() - 2)
         assert [doc["type"] for doc in receiver.documents()] == ["two_step_disabled"]
+
+    async def test_the_starting_line_is_the_same_for_every_account_and_job(
+        self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        store = await account_with_events(server, clock)
+        hooks = WebhookStore(fakeredis.FakeRedis(server=server))
+        assert hooks.webhooks_since(clock() - 300) == clock() - 300
+        # A job published much later, for an account with no cursor, still sends everything
+        # written since the starting line (say, what an earlier job could not deliver).
+        clock.advance(3600)
+        await store.unlock(ACCOUNT, clock(), Audit(cap=100, at=clock()))
+        sender_for(server, receiver, clock).deliver(TAG, published_at=clock())
+        assert [doc["type"] for doc in receiver.documents()] == [
+            "two_step_enabled",
+            "account_unlocked",
+            "account_unlocked",
+        ]
 
     async def test_a_deleted_account_has_nothing_to_send(
         self, server: fakeredis.FakeServer, receiver: Receiver, clock: FakeClock
     ) -> None:
         store = await account_with_events(server, clock)
         await store.delete_account(ACCOUNT)
-        assert sender_for(server, receiver, clock).deliver(TAG) == "nothing_new"
+        assert sender_for(server, receiver, clock).deliver(TAG, clock()) == "nothing_new"
         assert receiver.received == []
 
 
