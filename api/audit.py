@@ -16,11 +16,18 @@ log = logging.getLogger("twostep.api")
 class AuditTrail:
     def __init__(self, settings: Settings, webhooks: Announcer | None) -> None:
         self.cap = settings.audit_max_events
+        self.keep_seconds = settings.audit_retention_days * 86400
         self.webhooks = webhooks
 
     def entry(self, now: float, seen: Seen) -> Audit:
         """What the script records with the change: when, from which IP, in which request."""
-        return Audit(cap=self.cap, at=now, ip=seen.ip, request_id=request_id())
+        return Audit(
+            cap=self.cap,
+            keep_seconds=self.keep_seconds,
+            at=now,
+            ip=seen.ip,
+            request_id=request_id(),
+        )
 
     async def recorded(self, tag: str, now: float) -> None:
         """After a change that recorded events (and after its email was queued): wake the

@@ -262,7 +262,8 @@ EVENT_TYPES = (
     "recovery_codes_created",
     "recovery_code_used",
 )
-EVENT_CURSOR_PATTERN = r"^[0-9]{1,20}-[0-9]{1,20}$"
+# A stream id, "<ms>-<seq>": up to 19 digits each, so that both always fit in 64 bits.
+EVENT_CURSOR_PATTERN = r"^[0-9]{1,19}-[0-9]{1,19}$"
 
 
 class AuditEventView(BaseModel):

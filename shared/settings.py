@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.JSON
     worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
 
-    audit_max_events: int = Field(default=1000, ge=10, le=100000)
+    audit_max_events: int = Field(default=250, ge=10, le=100000)
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
     webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     webhook_secret: SecretStr | None = Field(default=None, min_length=32)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

@@ -12,7 +12,8 @@ from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
 
-DEFAULT_AUDIT_CAP = 1000
+DEFAULT_AUDIT_CAP = 250
+DEFAULT_AUDIT_KEEP_SECONDS = 90 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +52,18 @@ class TrustedBrowser:
 @dataclass(frozen=True, slots=True)
 class Audit:
     """How an audited change is recorded in the account's stream (``shared/lua/_audit.lua``):
-    the stream's cap, when, the end user's IP and the request id."""
+    the stream's cap, how long an idle trail is kept, when, the end user's IP and the
+    request id."""
 
     cap: int = DEFAULT_AUDIT_CAP
+    keep_seconds: int = DEFAULT_AUDIT_KEEP_SECONDS
     at: float | None = None
     ip: str = ""
     request_id: str = ""
 
     def args(self, now: float) -> list[str | int | float]:
         at = now if self.at is None else self.at
-        return [self.cap, f"{at:.3f}", self.ip, self.request_id]
+        return [self.cap, self.keep_seconds, f"{at:.3f}", self.ip, self.request_id]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ class Store:
         now: float,
     ) -> Any:
         """Run a script that records audit events: the stream is its last key, the audit
-        arguments its last four."""
+        arguments its last five."""
         return await self._run(
             name, [*key_list, keys.events], [*args, *(audit or Audit()).args(now)]
         )

@@ -6,7 +6,7 @@
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
 -- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
 -- ARGV[13] the challenge's short id (its key's last part)
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
 --       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}

@@ -1,12 +1,12 @@
 -- recovery_replace.lua: replace an account's recovery codes with a new set.
 -- KEYS[1] profile  KEYS[2] recovery
--- ARGV[1..n-4] the digests of the new codes
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- ARGV[1..n-5] the digests of the new codes
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", email, locale}
 -- Invariant: the old set dies in the same step the new one is stored.
 local profile = redis.call('HMGET', KEYS[1], 'email', 'locale')
 if not profile[1] then return {'not_found'} end
 redis.call('DEL', KEYS[2])
-for i = 1, #ARGV - 4 do redis.call('HSET', KEYS[2], ARGV[i], '1') end
-audit('recovery_codes_created', 'count', #ARGV - 4)
+for i = 1, #ARGV - 5 do redis.call('HSET', KEYS[2], ARGV[i], '1') end
+audit('recovery_codes_created', 'count', #ARGV - 5)
 return {'ok', profile[1], profile[2]}

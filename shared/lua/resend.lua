@@ -5,7 +5,7 @@
 -- ARGV[4] base resend cooldown s  ARGV[5] max sends per challenge
 -- ARGV[6] max code emails per rolling hour  ARGV[7] client ip ("" keeps the old one)
 -- ARGV[8] client label  ARGV[9] the challenge's short id (its key's last part)
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
 --       | {"too_soon", retry_after} | {"send_limit", retry_after}
 --       | {"pending", email, locale, sends, expires_at, resend_at, ip, label, totp,

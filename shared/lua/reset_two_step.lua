@@ -4,7 +4,7 @@
 -- KEYS[1] profile  KEYS[2] totp  KEYS[3] recovery  KEYS[4] browsers  KEYS[5] browser-expiry
 -- KEYS[6] challenges (short ids of challenges that mailed nothing)  KEYS[7] sends (send log)
 -- ARGV[1] now (epoch s)  ARGV[2] the key prefix of the account's challenges
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", email, locale}
 -- Invariant: all of it in one step: no login can find the account half reset, and no
 -- challenge opened before the reset can still be answered after it (its code would sign in,

@@ -1,7 +1,7 @@
 -- set_two_step.lua: the account settings' "Enable two-step verification" checkbox, applied.
 -- KEYS[1] profile  KEYS[2] browsers  KEYS[3] browser-expiry
 -- ARGV[1] "1" to enable, "0" to disable  ARGV[2] now (epoch s)
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", changed (1|0), email, locale}
 -- Invariant: two-step off means no trusted browser survives; they go in the same step.
 local current = redis.call('HMGET', KEYS[1], 'two_step', 'email', 'locale')

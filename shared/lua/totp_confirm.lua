@@ -2,7 +2,7 @@
 -- KEYS[1] profile  KEYS[2] totp
 -- ARGV[1] now (epoch s)  ARGV[2] the pending sealed secret the code was checked against
 -- ARGV[3] the time step whose code matched, or -1  ARGV[4] wrong codes allowed
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"invalid", attempts_left} | {"too_many_attempts", 1}
 --       | {"enabled", changed (1 when TOTP was off), email, locale}
 -- Invariant: the secret that becomes active is the one the code was checked against, and

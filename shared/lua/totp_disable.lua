@@ -1,7 +1,7 @@
 -- totp_disable.lua: remove an account's authenticator app.
 -- KEYS[1] profile  KEYS[2] totp
 -- ARGV: only the audit arguments
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", changed (1 when TOTP was on), email, locale}
 -- Invariant: the secret and the flag go together; nothing of the app is left behind.
 local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'totp')

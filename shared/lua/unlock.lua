@@ -1,7 +1,7 @@
 -- unlock.lua: support staff lift an account's lock and forget its back-off.
 -- KEYS[1] profile  KEYS[2] guard
 -- ARGV[1] now (epoch s)
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", was locked (1|0)}
 -- Invariant: the failure count and the lock history go with the lock, so the next wrong
 -- code starts from zero and the next lock is the shortest one again.

@@ -10,7 +10,7 @@
 -- ARGV[13] totp: the time step whose code matched, or -1 when none did
 -- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
 -- ARGV[15] the challenge's short id
--- KEYS[last] audit stream; ARGV[last 4] audit cap, time, ip, request id (see _audit.lua)
+-- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after[, locks set]}
 --       | {"locked", retry_after[, locks set]} | {"invalid", attempts_left}
 --   (locks set: what this very check locked: "challenge", "account" or "challenge+account")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +31,7 @@ from tests.deploy.manifests import (
     one,
     without_origin,
 )
-from tests.processes import API_KEY, ROOT, SECRET_KEY
+from tests.processes import ROOT, service_env
 
 # The oldest Kubernetes the manifests are for (preStop's sleep action is on by default from
 # 1.30), and the newest whose schemas kubernetes-validate bundles.
@@ -116,14 +117,18 @@ def test_the_kustomization_applies_every_manifest() -> None:
     assert sorted(kustomization["resources"]) == sorted(p.name for p in manifest_files())
 
 
-def test_the_worker_grace_outlasts_the_celery_task_time_limit(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # workers.app reads its settings when imported, as `celery -A workers.app` does.
-    monkeypatch.setenv("TWOSTEP_SECRET_KEY", SECRET_KEY)
-    monkeypatch.setenv("TWOSTEP_API_KEYS", API_KEY)
-    create_celery = importlib.import_module("workers.app").create_celery
-    limit = create_celery(make_settings()).conf.task_time_limit
+def test_the_worker_grace_outlasts_the_celery_task_time_limit() -> None:
+    # workers.app sets up a worker process when imported (settings, logging, the metrics
+    # directory), as `celery -A workers.app` does: ask a process of its own.
+    asked = subprocess.run(
+        [sys.executable, "-c", "import workers.app; print(workers.app.app.conf.task_time_limit)"],
+        env=service_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    limit = int(asked.stdout.strip().splitlines()[-1])
     assert limit
     grace = one("Deployment", "twostep-worker")["spec"]["template"]["spec"][
         "terminationGracePeriodSeconds"
