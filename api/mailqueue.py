@@ -16,6 +16,7 @@ from shared.jobs import (
     CodeJob,
     NoticeJob,
     celery_message,
+    celery_messages,
     payload_of,
 )
 
@@ -61,16 +62,15 @@ class BrokerMailQueue:
         job = replace(job, published_at=self.clock())
         payload = payload_of(job)
         argsrepr = _argsrepr(job)
-        first = celery_message(
-            SEND_CODE_TASK, payload, CODE_QUEUE, expires_at=job.expires_at, argsrepr=argsrepr
-        )
-        backup = celery_message(
+        first, backup = celery_messages(
             SEND_CODE_TASK,
             payload,
             CODE_QUEUE,
             expires_at=job.expires_at,
-            argsrepr=f"{argsrepr} backup",
-            eta=self.clock() + self.backup_delay_seconds,
+            copies=[
+                (argsrepr, None),
+                (f"{argsrepr} backup", self.clock() + self.backup_delay_seconds),
+            ],
         )
         # BRPOP takes from the right: the first job is served first.
         await self.broker.lpush(CODE_QUEUE, first, backup)

@@ -101,12 +101,68 @@ def code_seal_context(challenge_id: str, send_no: int) -> str:
     return f"code:{challenge_id}:{send_no}"
 
 
+_CODE_FIELDS = tuple(item.name for item in fields(CodeJob))
+
+
 def payload_of(job: CodeJob | NoticeJob) -> dict[str, Any]:
+    if isinstance(job, CodeJob):  # the hot path: without asdict's deep copy
+        return {name: getattr(job, name) for name in _CODE_FIELDS}
     return asdict(job)
 
 
 def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, UTC).isoformat()
+
+
+# The parts of a protocol-2 message that never change, written once. The variable parts are
+# each encoded with json.dumps, so the result is the same JSON document json.dumps of the whole
+# dict gives (tests/integration/test_job_message_contract.py compares it with apply_async's).
+_MESSAGE = (
+    '{"body": %(body)s, "content-encoding": "utf-8", "content-type": "application/json",'
+    ' "headers": {"lang": "py", "task": %(task)s, "id": %(id)s, "shadow": null,'
+    ' "eta": %(eta)s, "expires": %(expires)s, "group": null, "group_index": null,'
+    ' "retries": 0, "timelimit": [null, null], "root_id": %(id)s, "parent_id": null,'
+    ' "argsrepr": %(argsrepr)s, "kwargsrepr": "{}", "origin": "twostep-api",'
+    ' "ignore_result": true, "replaced_task_nesting": 0, "stamped_headers": null,'
+    ' "stamps": {}},'
+    ' "properties": {"correlation_id": %(id)s, "delivery_mode": 2,'
+    ' "delivery_info": {"exchange": "", "routing_key": %(queue)s}, "priority": 0,'
+    ' "body_encoding": "base64", "delivery_tag": %(tag)s}}'
+)
+_EMBED = ', {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]'
+
+
+def celery_messages(
+    task: str,
+    payload: dict[str, Any],
+    queue: str,
+    *,
+    expires_at: float | None,
+    copies: list[tuple[str, float | None]],
+    task_ids: list[str] | None = None,
+) -> list[bytes]:
+    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``, once
+    per ``(argsrepr, eta)`` in ``copies`` (with an eta, the worker holds the task until
+    then). The body is encoded once for all of them: it is the costly part."""
+    body = base64.b64encode(f"[[{json.dumps(payload)}]{_EMBED}".encode()).decode("ascii")
+    common = {
+        "body": f'"{body}"',
+        "task": json.dumps(task),
+        "expires": json.dumps(_iso(expires_at)) if expires_at is not None else "null",
+        "queue": json.dumps(queue),
+    }
+    messages = []
+    for index, (argsrepr, eta) in enumerate(copies):
+        task_id = task_ids[index] if task_ids else str(uuid.uuid4())
+        parts = {
+            **common,
+            "id": json.dumps(task_id),
+            "eta": json.dumps(_iso(eta)) if eta is not None else "null",
+            "argsrepr": json.dumps(argsrepr),
+            "tag": json.dumps(str(uuid.uuid4())),
+        }
+        messages.append((_MESSAGE % parts).encode("utf-8"))
+    return messages
 
 
 def celery_message(
@@ -119,45 +175,12 @@ def celery_message(
     task_id: str | None = None,
     eta: float | None = None,
 ) -> bytes:
-    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``
-    (with ``eta=`` when given: the worker holds the task until then)."""
-    task_id = task_id or str(uuid.uuid4())
-    body = json.dumps(
-        [[payload], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
-    )
-    headers: dict[str, Any] = {
-        "lang": "py",
-        "task": task,
-        "id": task_id,
-        "shadow": None,
-        "eta": _iso(eta) if eta is not None else None,
-        "expires": _iso(expires_at) if expires_at is not None else None,
-        "group": None,
-        "group_index": None,
-        "retries": 0,
-        "timelimit": [None, None],
-        "root_id": task_id,
-        "parent_id": None,
-        "argsrepr": argsrepr,
-        "kwargsrepr": "{}",
-        "origin": "twostep-api",
-        "ignore_result": True,
-        "replaced_task_nesting": 0,
-        "stamped_headers": None,
-        "stamps": {},
-    }
-    message = {
-        "body": base64.b64encode(body.encode("utf-8")).decode("ascii"),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": headers,
-        "properties": {
-            "correlation_id": task_id,
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
-    }
-    return json.dumps(message).encode("utf-8")
+    """One message: see ``celery_messages``."""
+    return celery_messages(
+        task,
+        payload,
+        queue,
+        expires_at=expires_at,
+        copies=[(argsrepr, eta)],
+        task_ids=[task_id] if task_id else None,
+    )[0]
