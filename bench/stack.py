@@ -150,6 +150,9 @@ class Stack:
             "no",
             "--dir",
             str(data),
+            # As docker-compose.yml runs it: small stream nodes for the per-account audit trails.
+            "--stream-node-max-bytes",
+            "1024",
         ]
         process = self._spawn("redis", args, dict(os.environ))
         wait_for_port(self.redis_port, process.proc)
