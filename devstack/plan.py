@@ -93,6 +93,7 @@ class Plan:
         redis_dir.mkdir(mode=0o700, exist_ok=True)
         redis_args = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK, "--save", ""]
         redis_args += ["--appendonly", "yes", "--dir", str(redis_dir), "--loglevel", "warning"]
+        redis_args += ["--stream-node-max-bytes", "1024"]  # small audit trails, as in compose
         mailbox_args = ["--smtp-port", str(self.ports["smtp"]), "--host", self.host]
         mailbox_args += ["--http-port", str(self.ports["mailbox"])]
         children = [
