@@ -50,6 +50,18 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 1_000_000:06d}"
 
 
+async def lock_the_account(
+    api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock | None = None
+) -> None:
+    """Ten wrong codes in a row, five on each of two challenges: the account locks."""
+    for _ in range(2):
+        challenge_id = (await login(api)).json()["challenge_id"]
+        for _ in range(5):
+            await verify(api, challenge_id, wrong(code_of(mail.codes[-1])))
+        if clock is not None:
+            clock.advance(1)
+
+
 class TestTrail:
     async def test_an_email_login_is_told_step_by_step_with_ip_and_request_id(
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock
@@ -155,11 +167,7 @@ class TestTrail:
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock
     ) -> None:
         await new_account(api)
-        for _ in range(2):
-            challenge_id = (await login(api)).json()["challenge_id"]
-            for _ in range(5):
-                await verify(api, challenge_id, wrong(code_of(mail.codes[-1])))
-            clock.advance(1)
+        await lock_the_account(api, mail, clock)
 
         page = await events(api, limit=200)
         locks = [e for e in page["items"] if e["type"] == "account_locked"]
@@ -308,10 +316,7 @@ class TestUnlock:
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock
     ) -> None:
         await new_account(api)
-        for _ in range(2):
-            challenge_id = (await login(api)).json()["challenge_id"]
-            for _ in range(5):
-                await verify(api, challenge_id, wrong(code_of(mail.codes[-1])))
+        await lock_the_account(api, mail)
         locked = await login(api)
         assert locked.status_code == 429
         assert locked.json()["code"] == "account_locked"
@@ -323,10 +328,7 @@ class TestUnlock:
         assert (await verify(api, challenge_id, code_of(mail.codes[-1]))).status_code == 200
 
         # The back-off is forgotten: the next lock is the first one's length again.
-        for _ in range(2):
-            challenge_id = (await login(api)).json()["challenge_id"]
-            for _ in range(5):
-                await verify(api, challenge_id, wrong(code_of(mail.codes[-1])))
+        await lock_the_account(api, mail)
         relocked = await login(api)
         assert relocked.status_code == 429
         assert relocked.json()["retry_after"] == 900
