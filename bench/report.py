@@ -160,8 +160,14 @@ def _workers(results: dict[str, Any]) -> list[str]:
     if "twostep" in found:
         w = found["twostep"]
         rate = f"{w['emails_per_second']:,.0f} emails/s, {w['emails_per_second_per_worker']:,.0f}"
-        count = f"{w['emails_accepted']}/{w['emails_queued']} sent, {w['duplicates']} twice"
+        count = (
+            f"{w['emails_accepted']}/{w['emails_queued']} sent, {w['duplicates']} twice,"
+            f" {w.get('broker_messages', '?')} broker messages"
+        )
         out.append(_line(f"twostep, {w['workers']} x {w['pool']}", f"{rate} per worker ({count})"))
+        if w.get("messages_per_second_per_worker"):
+            per_message = f"{w['messages_per_second_per_worker']:,.0f} messages/s per worker"
+            out.append(_line("  the same, counting each job's backup", per_message))
     if "celery_noop" in found:
         rate = f"{found['celery_noop']['tasks_per_second']:,.0f} tasks/s"
         out.append(_line("Celery no-op task, 1 worker", rate))
