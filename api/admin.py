@@ -8,33 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Query
 
-from api.schemas import (
-    EVENT_CURSOR_PATTERN,
-    AccountView,
-    AuditEventPage,
-    ClientIn,
-    Problem,
-    Unlocked,
-)
-from api.service import TwoStep
-from shared.keys import ACCOUNT_ID_PATTERN
+from api.routes import AccountId, Service, problem_responses
+from api.schemas import EVENT_CURSOR_PATTERN, AccountView, AuditEventPage, ClientIn, Unlocked
 
-AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, examples=["u-42"])]
 OptionalClient = Annotated[ClientIn | None, Body()]
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {"application/problem+json": {}}}
-    for status in (401, 404, 422)
-}
-
-
-async def service(request: Request) -> TwoStep:
-    twostep: TwoStep = request.app.state.twostep
-    return twostep
-
-
-Service = Annotated[TwoStep, Depends(service)]
+PROBLEMS = problem_responses(404)
 
 
 def build_admin(auth: Any) -> APIRouter:

@@ -36,7 +36,7 @@ ChallengeId = Annotated[str, Path(pattern=CHALLENGE_ID_PATTERN)]
 BrowserId = Annotated[str, Path(pattern=BROWSER_ID_PATTERN)]
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     common = (401, 422)
     return {
         status: {"model": Problem, "content": {"application/problem+json": {}}}
@@ -115,7 +115,7 @@ def _protected(auth: Any) -> APIRouter:
         "/accounts/{account_id}",
         response_model=AccountView,
         status_code=200,
-        responses={201: {"model": AccountView, "description": "Created"}, **_problems()},
+        responses={201: {"model": AccountView, "description": "Created"}, **problem_responses()},
     )
     async def put_account(
         account_id: AccountId, body: AccountIn, response: Response, twostep: Service
@@ -125,17 +125,21 @@ def _protected(auth: Any) -> APIRouter:
         response.status_code = 201 if created else 200
         return view
 
-    @v1.get("/accounts/{account_id}", response_model=AccountView, responses=_problems(404))
+    @v1.get("/accounts/{account_id}", response_model=AccountView, responses=problem_responses(404))
     async def get_account(account_id: AccountId, twostep: Service) -> AccountView:
         return await twostep.get_account(account_id)
 
-    @v1.delete("/accounts/{account_id}", status_code=204, responses=_problems())
+    @v1.delete("/accounts/{account_id}", status_code=204, responses=problem_responses())
     async def delete_account(account_id: AccountId, twostep: Service) -> Response:
         """Remove every key the service holds for the account."""
         await twostep.delete_account(account_id)
         return Response(status_code=204)
 
-    @v1.put("/accounts/{account_id}/two-step", response_model=AccountView, responses=_problems(404))
+    @v1.put(
+        "/accounts/{account_id}/two-step",
+        response_model=AccountView,
+        responses=problem_responses(404),
+    )
     async def set_two_step(account_id: AccountId, body: TwoStepIn, twostep: Service) -> AccountView:
         """The settings checkbox, applied. Off revokes all trusted browsers; both notify."""
         return await twostep.set_two_step(account_id, body.enabled, body.client)
@@ -144,7 +148,7 @@ def _protected(auth: Any) -> APIRouter:
         "/logins",
         response_model=Pending,
         status_code=201,
-        responses={200: {"model": NotRequired}, **_problems(404, 409, 429)},
+        responses={200: {"model": NotRequired}, **problem_responses(404, 409, 429)},
     )
     async def start_login(body: LoginIn, twostep: Service) -> Any:
         """After the password: is a second step needed? If so, open a challenge."""
@@ -155,14 +159,16 @@ def _protected(auth: Any) -> APIRouter:
             return JSONResponse(result.model_dump(), status_code=200)
         return result
 
-    @v1.get("/challenges/{challenge_id}", response_model=ChallengeView, responses=_problems(404))
+    @v1.get(
+        "/challenges/{challenge_id}", response_model=ChallengeView, responses=problem_responses(404)
+    )
     async def get_challenge(challenge_id: ChallengeId, twostep: Service) -> ChallengeView:
         return await twostep.get_challenge(challenge_id)
 
     @v1.post(
         "/challenges/{challenge_id}/resend",
         response_model=Pending,
-        responses=_problems(404, 429),
+        responses=problem_responses(404, 429),
     )
     async def resend(
         challenge_id: ChallengeId,
@@ -175,7 +181,7 @@ def _protected(auth: Any) -> APIRouter:
     @v1.post(
         "/challenges/{challenge_id}/verify",
         response_model=Verified,
-        responses=_problems(400, 404, 409, 429),
+        responses=problem_responses(400, 404, 409, 429),
     )
     async def verify(challenge_id: ChallengeId, body: VerifyIn, twostep: Service) -> Verified:
         """Check a code; the right one consumes the challenge."""
@@ -186,7 +192,7 @@ def _protected(auth: Any) -> APIRouter:
     @v1.get(
         "/accounts/{account_id}/trusted-browsers",
         response_model=TrustedBrowserList,
-        responses=_problems(404),
+        responses=problem_responses(404),
     )
     async def list_browsers(account_id: AccountId, twostep: Service) -> TrustedBrowserList:
         return TrustedBrowserList(items=await twostep.list_browsers(account_id))
@@ -194,7 +200,7 @@ def _protected(auth: Any) -> APIRouter:
     @v1.delete(
         "/accounts/{account_id}/trusted-browsers/{browser_id}",
         status_code=204,
-        responses=_problems(404),
+        responses=problem_responses(404),
     )
     async def revoke_browser(
         account_id: AccountId, browser_id: BrowserId, twostep: Service
@@ -202,7 +208,9 @@ def _protected(auth: Any) -> APIRouter:
         await twostep.revoke_browser(account_id, browser_id)
         return Response(status_code=204)
 
-    @v1.delete("/accounts/{account_id}/trusted-browsers", status_code=204, responses=_problems(404))
+    @v1.delete(
+        "/accounts/{account_id}/trusted-browsers", status_code=204, responses=problem_responses(404)
+    )
     async def revoke_all_browsers(account_id: AccountId, twostep: Service) -> Response:
         await twostep.revoke_all_browsers(account_id)
         return Response(status_code=204)
@@ -211,7 +219,7 @@ def _protected(auth: Any) -> APIRouter:
         "/accounts/{account_id}/totp",
         response_model=TotpEnrolment,
         status_code=201,
-        responses=_problems(404),
+        responses=problem_responses(404),
     )
     async def enrol_totp(account_id: AccountId, twostep: Service) -> TotpEnrolment:
         """Start setting up an authenticator app. Nothing changes until it is confirmed."""
@@ -220,14 +228,14 @@ def _protected(auth: Any) -> APIRouter:
     @v1.post(
         "/accounts/{account_id}/totp/confirm",
         response_model=AccountView,
-        responses=_problems(400, 404, 429),
+        responses=problem_responses(400, 404, 429),
     )
     async def confirm_totp(account_id: AccountId, body: CodeIn, twostep: Service) -> AccountView:
         """A code from the app turns it on (and replaces an app set up before)."""
         await twostep.authenticators.confirm_totp(account_id, body.code, body.client)
         return await twostep.get_account(account_id)
 
-    @v1.delete("/accounts/{account_id}/totp", status_code=204, responses=_problems(404))
+    @v1.delete("/accounts/{account_id}/totp", status_code=204, responses=problem_responses(404))
     async def disable_totp(account_id: AccountId, twostep: Service) -> Response:
         await twostep.authenticators.disable_totp(account_id, None)
         return Response(status_code=204)
@@ -236,7 +244,7 @@ def _protected(auth: Any) -> APIRouter:
         "/accounts/{account_id}/recovery-codes",
         response_model=RecoveryCodes,
         status_code=201,
-        responses=_problems(404),
+        responses=problem_responses(404),
     )
     async def new_recovery_codes(
         account_id: AccountId,
