@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.schemas import AccountView, Pending, rfc3339, rfc3339_from
+from api.schemas import AccountView, Pending, rfc3339_from
 from shared import codes
 from shared.errors import (
     AccountLocked,
@@ -14,6 +14,7 @@ from shared.errors import (
     TooManyAttempts,
 )
 from shared.store import Outcome, Profile
+from shared.times import rfc3339
 
 SIX_DIGITS = "the code must be six digits"
 RECOVERY_FORMAT = "a recovery code is 16 letters and digits, such as k7qd-3mzp-x9ta-2hfw"

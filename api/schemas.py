@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,6 +18,8 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+
+from shared.times import rfc3339
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
 
@@ -83,11 +84,6 @@ def _code_by_method(schema: dict[str, Any]) -> None:
 
 _NOT_IN_ADDRESS = frozenset('<>"(),;\\ ')
 Locale = Annotated[str, StringConstraints(max_length=35, pattern=r"^[A-Za-z0-9_-]*$")]
-
-
-def rfc3339(epoch_seconds: float) -> str:
-    """Whole seconds, rounded down: right for when something ends (an expiry)."""
-    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339_from(epoch_seconds: float) -> str:

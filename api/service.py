@@ -20,7 +20,6 @@ from api.schemas import (
     TrustedBrowserGrant,
     TrustedBrowserView,
     Verified,
-    rfc3339,
     rfc3339_from,
 )
 from api.webhooks import Announcer
@@ -42,6 +41,7 @@ from shared.jobs import (
 from shared.keys import AccountKeys, tag_of_challenge
 from shared.settings import Settings
 from shared.store import AuditEvent, Store, browser_record
+from shared.times import rfc3339
 from shared.webhooks import event_details
 
 Clock = Callable[[], float]

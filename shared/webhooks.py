@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
+
+from shared.times import rfc3339
 
 WEBHOOK_QUEUE = "twostep.webhooks"
 DELIVER_WEBHOOKS_TASK = "twostep.deliver_webhooks"
@@ -36,11 +37,6 @@ _NUMBERS = frozenset(
     }
 )
 _FLAGS = frozenset({"was_locked", "was_enabled", "totp_removed", "replaced"})
-
-
-def rfc3339(epoch_seconds: float) -> str:
-    """Whole seconds, like every time of the HTTP API (``2026-11-27T20:15:00Z``)."""
-    return datetime.fromtimestamp(int(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def event_details(tag: str, raw: dict[str, str]) -> dict[str, Any]:
