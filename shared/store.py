@@ -11,9 +11,11 @@ from redis.exceptions import NoScriptError
 from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
+from shared.settings import Settings
 
-DEFAULT_AUDIT_CAP = 250
-DEFAULT_AUDIT_KEEP_SECONDS = 90 * 86400
+# What an Audit without settings uses: the settings' own defaults.
+DEFAULT_AUDIT_CAP: int = Settings.model_fields["audit_max_events"].default
+DEFAULT_AUDIT_KEEP_SECONDS: int = Settings.model_fields["audit_retention_days"].default * 86400
 
 
 @dataclass(frozen=True, slots=True)
