@@ -18,6 +18,7 @@ from shared.jobs import CodeJob, NoticeJob
 from shared.settings import Settings
 from tests.processes import API_KEY, SECRET_KEY, RedisServer
 from tests.topologies import RedisCluster
+from tests.webhookreceiver import Receiver
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -103,6 +104,14 @@ async def state_redis(request: pytest.FixtureRequest) -> AsyncIterator[redis.asy
         )
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on loopback (tests/webhookreceiver.py)."""
+    server = Receiver()
+    yield server
+    server.close()
 
 
 @pytest.fixture

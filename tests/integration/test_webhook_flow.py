@@ -26,13 +26,6 @@ SECRET = "h" * 40
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def live_settings(receiver: Receiver) -> dict[str, Any]:
     return {
         "broker_db": WEBHOOK_BROKER_DB,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +23,6 @@ from workers.webhooks import WebhookRetry, WebhookSender, http_post
 SECRET = "w" * 40
 ACCOUNT = "u-hook"
 TAG = AccountKeys.of(ACCOUNT).tag
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -271,15 +263,11 @@ def test_the_readme_recipe_checks_a_real_signature() -> None:
 
 
 class TestHttpPost:
-    def test_a_redirect_is_not_followed_and_counts_as_a_failure(self) -> None:
-        receiver = Receiver()
-        try:
-            receiver.statuses = [302]
-            status = http_post(receiver.url, b"{}", {"Content-Type": "application/json"}, 5)
-            assert status == 302
-            assert len(receiver.received) == 1
-        finally:
-            receiver.close()
+    def test_a_redirect_is_not_followed_and_counts_as_a_failure(self, receiver: Receiver) -> None:
+        receiver.statuses = [302]
+        status = http_post(receiver.url, b"{}", {"Content-Type": "application/json"}, 5)
+        assert status == 302
+        assert len(receiver.received) == 1
 
     def test_a_garbled_answer_is_a_failure_not_a_crash(self) -> None:
         listener = socket.socket()
