@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
+from shared import scripts
 from shared.jobs import (
+    CODE_BACKUPS,
     CODE_QUEUE,
     NOTICE_QUEUE,
     SEND_CODE_TASK,
     SEND_NOTICE_TASK,
     CodeJob,
     NoticeJob,
+    argsrepr_of,
     celery_message,
-    celery_messages,
     payload_of,
 )
 
 NOTICE_LIFETIME_SECONDS = 86400
 Clock = Callable[[], float]
-
-
-def _argsrepr(job: CodeJob | NoticeJob) -> str:
-    """What Celery logs and shows of a job's arguments: ids, never the address or the code.
-    The request id lets the worker's "received" line, logged before the job is opened, be
-    tied to the request (workers/app.py reads it back)."""
-    rid = f" request_id={job.request_id}" if job.request_id else ""
-    return f"({job.describe()}{rid})"
-
-
-def backup_delay_seconds(visibility_timeout_seconds: int) -> float:
-    """When a job's backup comes due: well after the job itself normally went out, and
-    before the broker would hand the held backup to another worker (visibility timeout)."""
-    return min(45.0, visibility_timeout_seconds / 2)
 
 
 class MailQueue(Protocol):
@@ -51,29 +41,33 @@ class BrokerMailQueue:
         self.broker = broker
         self.backup_delay_seconds = backup_delay_seconds
         self.clock = clock
+        self._publish_sha = scripts.sha("code_publish")
 
     async def publish_code(self, job: CodeJob) -> None:
-        """The job, and a backup of it due ``backup_delay_seconds`` later, in one LPUSH.
+        """The job, and its backup due ``backup_delay_seconds`` later, in one command.
 
         Kombu's Redis transport pops a job (BRPOP) before it records it as unacknowledged:
         a worker killed in between loses that job for good. The backup closes that window:
-        when it comes due, the send's claim in Redis says whether the email went out
-        ("done": dropped at once) or not (then the backup sends it)."""
-        job = replace(job, published_at=self.clock())
-        payload = payload_of(job)
-        argsrepr = _argsrepr(job)
-        first, backup = celery_messages(
+        it waits in a sorted set beside the queue, and when it comes due a worker's sweeper
+        (workers/backups.py) looks at the send's state in Redis and pushes the job again only
+        if its email has not gone out."""
+        now = self.clock()
+        job = replace(job, published_at=now)
+        payload = json.dumps(payload_of(job))
+        message = celery_message(
             SEND_CODE_TASK,
             payload,
             CODE_QUEUE,
             expires_at=job.expires_at,
-            copies=[
-                (argsrepr, None),
-                (f"{argsrepr} backup", self.clock() + self.backup_delay_seconds),
-            ],
+            argsrepr=argsrepr_of(job),
         )
-        # BRPOP takes from the right: the first job is served first.
-        await self.broker.lpush(CODE_QUEUE, first, backup)
+        due = f"{now + self.backup_delay_seconds:.3f}"
+        command = ("EVALSHA", self._publish_sha, 2, CODE_QUEUE, CODE_BACKUPS, message, due, payload)
+        try:
+            await self.broker.execute_command(*command)  # type: ignore[no-untyped-call]
+        except NoScriptError:  # a broker that lost its scripts (restart, failover)
+            await self.broker.script_load(scripts.source("code_publish"))
+            await self.broker.execute_command(*command)  # type: ignore[no-untyped-call]
 
     async def publish_notice(self, job: NoticeJob) -> None:
         job = replace(job, published_at=self.clock())
@@ -82,6 +76,6 @@ class BrokerMailQueue:
             payload_of(job),
             NOTICE_QUEUE,
             expires_at=job.occurred_at + NOTICE_LIFETIME_SECONDS,
-            argsrepr=_argsrepr(job),
+            argsrepr=argsrepr_of(job),
         )
         await self.broker.lpush(NOTICE_QUEUE, message)

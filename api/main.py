@@ -17,7 +17,7 @@ from api import problems
 from api.admin import build_admin
 from api.auth import ApiKeys
 from api.limits import BodySizeLimit
-from api.mailqueue import BrokerMailQueue, MailQueue, backup_delay_seconds
+from api.mailqueue import BrokerMailQueue, MailQueue
 from api.metrics import Metrics, exposition_registry
 from api.operations import operations
 from api.requestid import RequestId
@@ -25,6 +25,7 @@ from api.routes import build_v1
 from api.service import Clock, TwoStep
 from api.webhooks import WebhookQueue
 from shared.errors import ConfigError
+from shared.jobs import backup_delay_seconds
 from shared.logs import configure_logging
 from shared.redisconn import AsyncStateRedis, async_broker_client, async_state_client
 from shared.settings import Settings, load_settings

@@ -165,9 +165,6 @@ def _workers(results: dict[str, Any]) -> list[str]:
             f" {w.get('broker_messages', '?')} broker messages"
         )
         out.append(_line(f"twostep, {w['workers']} x {w['pool']}", f"{rate} per worker ({count})"))
-        if w.get("messages_per_second_per_worker"):
-            per_message = f"{w['messages_per_second_per_worker']:,.0f} messages/s per worker"
-            out.append(_line("  the same, counting each job's backup", per_message))
     if "celery_noop" in found:
         rate = f"{found['celery_noop']['tasks_per_second']:,.0f} tasks/s"
         out.append(_line("Celery no-op task, 1 worker", rate))

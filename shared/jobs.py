@@ -23,6 +23,18 @@ NOTICE_QUEUE = "twostep.notices"
 QUEUES = (CODE_QUEUE, NOTICE_QUEUE, WEBHOOK_QUEUE)
 SEND_CODE_TASK = "twostep.send_code"
 SEND_NOTICE_TASK = "twostep.send_notice"
+# The safety net of the code jobs (api/mailqueue.py, workers/backups.py): a sorted set on the
+# broker, beside the queues. Each member is a job's payload as JSON, scored by when its backup
+# comes due.
+CODE_BACKUPS = "twostep.codes.backups"
+
+
+def backup_delay_seconds(visibility_timeout_seconds: int) -> float:
+    """When a code job's backup comes due: well after the job itself normally went out, and
+    before the broker would hand a job a dead worker held to another worker (visibility
+    timeout)."""
+    return min(45.0, visibility_timeout_seconds / 2)
+
 
 NOTICE_TWO_STEP_ENABLED = "two_step_enabled"
 NOTICE_TWO_STEP_DISABLED = "two_step_disabled"
@@ -96,6 +108,14 @@ def job_of(cls: type[Job], payload: dict[str, Any]) -> Job:
     return cls(**{name: value for name, value in payload.items() if name in known})
 
 
+def argsrepr_of(job: CodeJob | NoticeJob) -> str:
+    """What Celery logs and shows of a job's arguments: ids, never the address or the code.
+    The request id lets the worker's "received" line, logged before the job is opened, be
+    tied to the request (workers/app.py reads it back)."""
+    rid = f" request_id={job.request_id}" if job.request_id else ""
+    return f"({job.describe()}{rid})"
+
+
 def code_seal_context(challenge_id: str, send_no: int) -> str:
     """What a sealed code is bound to, so it cannot be replayed into another send."""
     return f"code:{challenge_id}:{send_no}"
@@ -120,7 +140,7 @@ def _iso(epoch_seconds: float) -> str:
 _MESSAGE = (
     '{"body": %(body)s, "content-encoding": "utf-8", "content-type": "application/json",'
     ' "headers": {"lang": "py", "task": %(task)s, "id": %(id)s, "shadow": null,'
-    ' "eta": %(eta)s, "expires": %(expires)s, "group": null, "group_index": null,'
+    ' "eta": null, "expires": %(expires)s, "group": null, "group_index": null,'
     ' "retries": 0, "timelimit": [null, null], "root_id": %(id)s, "parent_id": null,'
     ' "argsrepr": %(argsrepr)s, "kwargsrepr": "{}", "origin": "twostep-api",'
     ' "ignore_result": true, "replaced_task_nesting": 0, "stamped_headers": null,'
@@ -132,55 +152,28 @@ _MESSAGE = (
 _EMBED = ', {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]'
 
 
-def celery_messages(
-    task: str,
-    payload: dict[str, Any],
-    queue: str,
-    *,
-    expires_at: float | None,
-    copies: list[tuple[str, float | None]],
-    task_ids: list[str] | None = None,
-) -> list[bytes]:
-    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``, once
-    per ``(argsrepr, eta)`` in ``copies`` (with an eta, the worker holds the task until
-    then). The body is encoded once for all of them: it is the costly part."""
-    body = base64.b64encode(f"[[{json.dumps(payload)}]{_EMBED}".encode()).decode("ascii")
-    common = {
-        "body": f'"{body}"',
-        "task": json.dumps(task),
-        "expires": json.dumps(_iso(expires_at)) if expires_at is not None else "null",
-        "queue": json.dumps(queue),
-    }
-    messages = []
-    for index, (argsrepr, eta) in enumerate(copies):
-        task_id = task_ids[index] if task_ids else str(uuid.uuid4())
-        parts = {
-            **common,
-            "id": json.dumps(task_id),
-            "eta": json.dumps(_iso(eta)) if eta is not None else "null",
-            "argsrepr": json.dumps(argsrepr),
-            "tag": json.dumps(str(uuid.uuid4())),
-        }
-        messages.append((_MESSAGE % parts).encode("utf-8"))
-    return messages
-
-
 def celery_message(
     task: str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | str,
     queue: str,
     *,
     expires_at: float | None,
     argsrepr: str,
     task_id: str | None = None,
-    eta: float | None = None,
 ) -> bytes:
-    """One message: see ``celery_messages``."""
-    return celery_messages(
-        task,
-        payload,
-        queue,
-        expires_at=expires_at,
-        copies=[(argsrepr, eta)],
-        task_ids=[task_id] if task_id else None,
-    )[0]
+    """The JSON that kombu's Redis transport pushes for ``apply_async(args=[payload])``.
+    ``payload`` may come already encoded as JSON: a code job's is kept as it is for its
+    backup (``CODE_BACKUPS``)."""
+    encoded = payload if isinstance(payload, str) else json.dumps(payload)
+    body = base64.b64encode(f"[[{encoded}]{_EMBED}".encode()).decode("ascii")
+    task_id = task_id or str(uuid.uuid4())
+    parts = {
+        "body": f'"{body}"',
+        "task": json.dumps(task),
+        "expires": json.dumps(_iso(expires_at)) if expires_at is not None else "null",
+        "queue": json.dumps(queue),
+        "id": json.dumps(task_id),
+        "argsrepr": json.dumps(argsrepr),
+        "tag": json.dumps(str(uuid.uuid4())),
+    }
+    return (_MESSAGE % parts).encode("utf-8")

@@ -98,21 +98,26 @@ def _timeouts(options: dict[str, Any]) -> dict[str, Any]:
 
 
 class _AcknowledgedBroker(redis.asyncio.Redis):
-    """The API's broker client when writes must reach replicas: a job push (LPUSH, the API's
-    only write to the broker) and its ``WAIT`` go in one round trip, so that a 201 whose
-    email job a failover would lose is a 503 instead."""
+    """The API's broker client when writes must reach replicas: each job push (LPUSH, or the
+    EVALSHA that pushes a code job and files its backup: the API's only writes to the
+    broker) and its ``WAIT`` go in one round trip, so that a 201 whose email job a failover
+    would lose is a 503 instead."""
 
     replica_ack: ReplicaAck
+    WRITES = frozenset({"LPUSH", "EVALSHA"})
 
-    async def lpush(self, name: Any, *values: Any) -> int:
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] not in self.WRITES:
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         async with self.pipeline(transaction=False) as pipe:
-            pipe.lpush(name, *values)
+            pipe.execute_command(*args, **options)
             pipe.wait(self.replica_ack.replicas, self.replica_ack.timeout_ms)
-            pushed, acknowledged = await pipe.execute()
+            # The write's own error (NOSCRIPT included) is raised first, as without WAIT.
+            result, acknowledged = await pipe.execute()
         if int(acknowledged) < self.replica_ack.replicas:
             await self.connection_pool.disconnect(inuse_connections=False)
         self.replica_ack.check(acknowledged)
-        return int(pushed)
+        return result
 
 
 class _AsyncCluster(redis.asyncio.RedisCluster):
@@ -208,3 +213,19 @@ def sync_client(url: str, settings: Settings) -> SyncStateRedis:
         )
         return master
     return redis.Redis.from_url(url, **options)
+
+
+def sync_broker_client(settings: Settings) -> redis.Redis:
+    """A worker's own client of the broker (a standalone Redis or a Sentinel-managed master),
+    beside Celery's: the code jobs' backups live there. Bytes replies."""
+    options = _sync_options(settings)
+    if is_sentinel_url(settings.broker_url):
+        sentinel = SentinelUrl.parse(settings.broker_url)
+        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
+        )
+        master: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+            cast(str, settings.broker_master), **_sentinel_kwargs(sentinel, options)
+        )
+        return master
+    return redis.Redis.from_url(settings.broker_url, **options)

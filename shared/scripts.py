@@ -31,6 +31,10 @@ NAMES = (
     "webhook_claim",
     "webhook_advance",
     "webhook_release",
+    # On the broker: the code jobs' backups (api/mailqueue.py, workers/backups.py).
+    "code_publish",
+    "backup_take",
+    "backup_settle",
 )
 
 # Scripts that record audit events: ``_audit.lua`` goes in front of them.

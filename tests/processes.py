@@ -56,7 +56,9 @@ class Process:
         )
 
     def logs(self) -> str:
-        self._log.flush()
+        """Everything it wrote so far (all of it, once stopped)."""
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:

@@ -25,13 +25,16 @@ from shared.jobs import (
     QUEUES,
     SEND_CODE_TASK,
     SEND_NOTICE_TASK,
+    backup_delay_seconds,
 )
 from shared.logs import configure_logging, json_line
+from shared.redisconn import sync_broker_client, sync_client
 from shared.requestctx import REQUEST_ID
 from shared.settings import LogFormat, Settings, is_sentinel_url, load_settings
 from shared.webhooks import DELIVER_WEBHOOKS_TASK, WEBHOOK_QUEUE
 from workers import metrics as worker_metrics
 from workers import tasks, webhooks
+from workers.backups import BackupSweeper, Sweep, SweeperThread, sweep_interval_seconds
 from workers.metrics import WorkerMetrics
 from workers.runtime import Runtime
 
@@ -209,8 +212,25 @@ def _say_as_json(message: str, stream: Any = None) -> None:
     os.write(fd, (json_line("INFO", "celery.apps.worker", message.strip()) + "\n").encode())
 
 
-def connect_signals(settings: Settings, app: Celery) -> None:
-    """Logging, the request id of each job, and the metrics endpoint of the main process."""
+def _backup_sweeper(settings: Settings, metrics: WorkerMetrics) -> SweeperThread:
+    delay = backup_delay_seconds(settings.broker_visibility_timeout_seconds)
+
+    def build() -> BackupSweeper:
+        return BackupSweeper(
+            sync_broker_client(settings), sync_client(settings.redis_url, settings), delay
+        )
+
+    def count(sweep: Sweep) -> None:
+        metrics.code_backups.labels("sent_again").inc(sweep.sent_again)
+        metrics.code_backups.labels("not_needed").inc(sweep.settled - sweep.sent_again)
+
+    return SweeperThread(build, sweep_interval_seconds(delay), count)
+
+
+def connect_signals(settings: Settings, app: Celery, metrics: WorkerMetrics) -> None:
+    """Logging, the request id of each job, the metrics endpoint and the code jobs' backup
+    sweeper of the main process."""
+    sweeper = _backup_sweeper(settings, metrics)
 
     @signals.setup_logging.connect(weak=False)
     def setup_logging(**_: Any) -> None:
@@ -256,6 +276,14 @@ def connect_signals(settings: Settings, app: Celery) -> None:
             return
         log.info("metrics on port %s", port, extra={"port": port})
 
+    @signals.worker_ready.connect(weak=False)
+    def sweep_backups(**_: Any) -> None:
+        sweeper.start()
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def stop_sweeping(**_: Any) -> None:
+        sweeper.stop()
+
     @signals.worker_process_shutdown.connect(weak=False)
     def forget_child(pid: int | None = None, **_: Any) -> None:
         worker_metrics.mark_process_dead(pid or os.getpid())
@@ -265,5 +293,6 @@ settings = _settings_or_exit()
 # Before any metric exists: every process of this worker counts in files the main one reads.
 worker_metrics.use_multiprocess_dir()
 _configure_logging(settings)
-app = create_celery(settings, WorkerMetrics())
-connect_signals(settings, app)
+metrics = WorkerMetrics()
+app = create_celery(settings, metrics)
+connect_signals(settings, app, metrics)

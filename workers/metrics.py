@@ -73,6 +73,13 @@ class WorkerMetrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.code_backups = Counter(
+            "twostep_code_backups_total",
+            "Code job backups settled by the sweeper: sent_again (the job was lost, or still "
+            "queued when its backup came due) or not_needed.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.smtp_send_seconds = Histogram(
             "twostep_smtp_send_seconds",
             "Time of one SMTP exchange (connecting, when needed, included), whatever its end.",

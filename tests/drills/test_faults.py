@@ -72,9 +72,14 @@ async def test_a_worker_killed_mid_burst_loses_no_email(stack: Stack) -> None:
     stack.add_worker("worker-after")
     missing = wait_for_recipients(stack.catcher, {f"{a}@example.com" for a in accounts}, 240)
     dups = duplicates(stack.catcher)
+    sent_again = sum(
+        int(n)
+        for worker in stack.workers
+        for n in re.findall(r"code backups: (\d+) jobs sent again", worker.logs())
+    )
     report("SIGKILL mid-burst", logins=len(challenges), delivered_before_kill=at_kill,
            delivered=len(code_mails(stack.catcher)), missing=len(missing),
-           duplicates=len(dups))  # fmt: skip
+           duplicates=len(dups), backups_sent_again=sent_again)  # fmt: skip
     assert len(challenges) == 500
     assert not missing
     # Only a kill between the server's reply and the "sent" mark can repeat one email.

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import redis
 
-from shared.jobs import CODE_QUEUE
+from shared.jobs import CODE_BACKUPS, CODE_QUEUE
 from tests.drills.stack import AUTH, Stack, code_mails, login_all
 
 pytestmark = [pytest.mark.integration, pytest.mark.drill]
@@ -24,19 +24,21 @@ SHARE = 0.7
 
 
 def jobs_left(broker_url: str, within: float) -> int:
-    """Jobs still queued or in a worker's hands (backups included), once they drain."""
+    """Jobs still queued or in a worker's hands, and backups not yet settled, once they
+    drain (the backups come due after their delay, and a sweeper settles them)."""
     deadline = time.monotonic() + within
     with redis.Redis.from_url(broker_url) as queue:
-        while (left := queue.llen(CODE_QUEUE) + queue.hlen("unacked")) and (
-            time.monotonic() < deadline
-        ):
+        while (
+            left := queue.llen(CODE_QUEUE) + queue.hlen("unacked") + queue.zcard(CODE_BACKUPS)
+        ) and (time.monotonic() < deadline):
             time.sleep(0.2)
     return int(left)
 
 
 @pytest.fixture
 def stack(log_dir: Path) -> Iterator[Stack]:
-    # Backups of the jobs come due 10 s after them (half the visibility timeout).
+    # Backups of the jobs come due 10 s after them (half the visibility timeout), and are all
+    # settled by the end.
     built = Stack(
         log_dir / "load", max_emails_per_hour=10_000, broker_visibility_timeout_seconds=20
     )

@@ -1,0 +1,196 @@
+"""The code jobs' safety net: a backup that comes due sends its job again, unless its email
+went out (or no longer can).
+
+Kombu's Redis transport pops a job (BRPOP) before it records it as unacknowledged, so a worker
+killed in between loses that job. The API therefore files, with each code job, a backup in a
+sorted set on the broker (``CODE_BACKUPS``, scored by when it comes due; api/mailqueue.py).
+Every worker's main process sweeps that set now and then: it leases the backups that came due
+(``backup_take.lua``: one sweeper each), reads their sends' state from Redis in one round
+trip, and in one step pushes again the jobs whose email has not gone out and drops the rest
+(``backup_settle.lua``). A job pushed again goes through the send's claim like any other, so
+an email is still sent at most once; a sweeper that dies holding a lease leaves its backups
+to come due again when the lease ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from redis.exceptions import NoScriptError, RedisError
+
+from shared import scripts
+from shared.jobs import (
+    CODE_BACKUPS,
+    CODE_QUEUE,
+    SEND_CODE_TASK,
+    CodeJob,
+    argsrepr_of,
+    celery_message,
+    job_of,
+)
+from shared.keys import challenge_key
+from shared.redisconn import SyncStateRedis
+
+log = logging.getLogger("twostep.worker")
+
+Clock = Callable[[], float]
+BATCH = 500
+CHALLENGE_FIELDS = ("status", "sends", "expires_at", "sent", "claim", "delivery")
+
+
+def sweep_interval_seconds(delay_seconds: float) -> float:
+    """How often each worker looks for due backups: a small share of the delay, so that a
+    lost job goes out at most about a quarter of the delay late."""
+    return max(0.5, min(5.0, delay_seconds / 4))
+
+
+def goes_again(fields: list[bytes | None], send_no: int, now: float) -> bool:
+    """Must send number ``send_no`` be pushed again, by its challenge's state?
+
+    Not when the challenge is gone (verified, deleted, expired), was resent or locked, its
+    email was accepted, failed for good, or a worker holds the claim of it right now (that
+    worker's job is recorded as unacknowledged, and the broker hands it back if the worker
+    dies). A send waiting for a retry goes again once, as a second chance: the claim keeps
+    the two from both sending."""
+    status, sends, expires_at, sent, claim, delivery = fields
+    if status is None or expires_at is None:
+        return False
+    if sent is not None and int(sent) >= send_no:
+        return False
+    if status != b"pending" or sends != str(send_no).encode():
+        return False
+    if float(expires_at) <= now or delivery == b"failed":
+        return False
+    if claim:
+        _owner, _, deadline = claim.rpartition(b"|")
+        if float(deadline) > now:
+            return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What one sweep did: backups looked at, and jobs pushed again among them."""
+
+    settled: int = 0
+    sent_again: int = 0
+
+    def __add__(self, other: Sweep) -> Sweep:
+        return Sweep(self.settled + other.settled, self.sent_again + other.sent_again)
+
+
+class BackupSweeper:
+    """Settles the backups that came due, a batch at a time."""
+
+    def __init__(
+        self,
+        broker: redis.Redis,
+        state: SyncStateRedis,
+        delay_seconds: float,
+        clock: Clock = time.time,
+        batch: int = BATCH,
+    ) -> None:
+        self.broker = broker
+        self.state = state
+        self.lease_seconds = delay_seconds
+        self.clock = clock
+        self.batch = batch
+
+    def sweep(self) -> Sweep:
+        """Every backup due now, in batches."""
+        done = Sweep()
+        while True:
+            leased = self._script("backup_take", [CODE_BACKUPS], self._take_args())
+            if not leased:
+                return done
+            done += self._settle(leased)
+            if len(leased) < self.batch:
+                return done
+
+    def _take_args(self) -> list[Any]:
+        now = self.clock()
+        return [f"{now:.3f}", f"{now + self.lease_seconds:.3f}", self.batch]
+
+    def _settle(self, leased: list[bytes]) -> Sweep:
+        jobs: list[tuple[CodeJob, str, bytes]] = []
+        for member in leased:
+            try:
+                job = job_of(CodeJob, json.loads(member))
+            except (ValueError, TypeError) as exc:
+                log.warning("code backup dropped, unreadable (%s)", type(exc).__name__)
+                continue
+            key = challenge_key(job.challenge_id)
+            if key is not None:
+                jobs.append((job, key, member))
+        with self.state.pipeline(transaction=False) as pipe:
+            for _job, key, _member in jobs:
+                pipe.hmget(key, CHALLENGE_FIELDS)
+            states: list[list[bytes | None]] = pipe.execute()
+        now = self.clock()
+        again = [
+            celery_message(
+                SEND_CODE_TASK,
+                member.decode(),
+                CODE_QUEUE,
+                expires_at=job.expires_at,
+                argsrepr=f"{argsrepr_of(job)} backup",
+            )
+            for (job, _key, member), fields in zip(jobs, states, strict=True)
+            if goes_again(fields, job.send_no, now)
+        ]
+        self._script("backup_settle", [CODE_QUEUE, CODE_BACKUPS], [len(again), *again, *leased])
+        if again:
+            log.warning(
+                "code backups: %d jobs sent again (lost, or still queued after the delay)",
+                len(again),
+                extra={"count": len(again)},
+            )
+        return Sweep(settled=len(leased), sent_again=len(again))
+
+    def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        try:
+            return self.broker.evalsha(scripts.sha(name), len(keys), *keys, *args)
+        except NoScriptError:
+            self.broker.script_load(scripts.source(name))
+            return self.broker.evalsha(scripts.sha(name), len(keys), *keys, *args)
+
+
+class SweeperThread:
+    """Runs a sweeper every ``interval_seconds`` in a worker's main process until stopped.
+    A failed sweep (broker or state store away) is logged and tried again next time."""
+
+    def __init__(
+        self,
+        build: Callable[[], BackupSweeper],
+        interval_seconds: float,
+        count: Callable[[Sweep], None] = lambda _: None,
+    ) -> None:
+        self.build = build
+        self.interval_seconds = interval_seconds
+        self.count = count
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="code-backups", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        sweeper: BackupSweeper | None = None
+        while not self._stop.wait(self.interval_seconds):
+            try:
+                sweeper = sweeper or self.build()
+                self.count(sweeper.sweep())
+            except RedisError as exc:
+                log.warning("code backups not swept this time: %s", type(exc).__name__)
