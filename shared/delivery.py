@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from shared import scripts
 from shared.keys import MAIL_BUCKET, challenge_key, notice_marker
@@ -37,6 +40,51 @@ class DeliveryStore:
             keys=[key], args=[send_no, f"{now:.3f}", claimant, hold_seconds]
         )
         return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    def claim_code_send_paced(
+        self,
+        challenge_id: str,
+        send_no: int,
+        claimant: str,
+        now: float,
+        hold_seconds: int,
+        rate_per_second: float,
+        burst: float,
+    ) -> tuple[str, float]:
+        """``claim_code_send`` and ``take_mail_token`` in one round trip: the claim, and the
+        seconds to wait before sending (0: a token was taken). The two touch keys in
+        different Cluster slots, so they are two scripts, pipelined. A token taken for a send
+        that is not this worker's to make is not given back: it only happens to duplicates."""
+        key = challenge_key(challenge_id)
+        if key is None:
+            return "stale", 0.0
+        answer, wait_ms = self._pipelined(
+            [
+                ("claim_code_send", [key], [send_no, f"{now:.3f}", claimant, hold_seconds]),
+                ("take_mail_token", [MAIL_BUCKET], [rate_per_second, burst]),
+            ]
+        )
+        claim = answer.decode() if isinstance(answer, bytes) else str(answer)
+        return claim, int(wait_ms) / 1000
+
+    def _pipelined(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Scripts in one round trip: EVALSHA each, straight (redis-py's script objects make a
+        pipeline ask SCRIPT EXISTS first, a round trip of its own). A Redis that lost its
+        scripts answers NOSCRIPT once: they are loaded, and the calls made again (both
+        scripts may run twice: a claim is the claimant's again, a token one more taken)."""
+        for _ in range(2):
+            with self.redis.pipeline(transaction=False) as pipe:
+                for name, keys, args in calls:
+                    pipe.evalsha(scripts.sha(name), len(keys), *keys, *args)
+                results: list[Any] = pipe.execute(raise_on_error=False)
+            if not any(isinstance(result, NoScriptError) for result in results):
+                for result in results:
+                    if isinstance(result, Exception):
+                        raise result
+                return results
+            for name, _keys, _args in calls:
+                self.redis.script_load(scripts.source(name))
+        raise NoScriptError("scripts could not be loaded")
 
     def finish_code_send(
         self, challenge_id: str, send_no: int, outcome: str, claimant: str

@@ -63,11 +63,19 @@ class Runtime:
         )
 
     def deliver(
-        self, kind: str, locale: str, to: str, message_key: str, context: dict[str, object]
+        self,
+        kind: str,
+        locale: str,
+        to: str,
+        message_key: str,
+        context: dict[str, object],
+        token_wait: float | None = None,
     ) -> None:
         """Render one email, wait for the global mail rate, and hand it to the mail server.
 
         ``message_key`` names the send, so that every attempt of it has one Message-ID.
+        ``token_wait`` is what an earlier ask of the mail bucket answered (0: a token was
+        taken); without it, the bucket is asked here.
         """
         rendered = self.renderer.render(kind, locale, {**context, "to": to})
         message = build_message(
@@ -77,7 +85,11 @@ class Runtime:
             message_id=make_message_id(message_key, self.settings.mail_from),
             now=datetime.fromtimestamp(self.clock(), UTC),
         )
-        self.pace()
+        if token_wait is None:
+            self.pace()
+        elif token_wait > 0:
+            self.sleep(token_wait)
+            self.pace()
         started = time.perf_counter()
         try:
             self.sender.send(message)
@@ -92,9 +104,13 @@ class Runtime:
                 max(0.0, self.clock() - published_at)
             )
 
+    def mail_rate(self) -> tuple[float, float]:
+        """The global mail rate shared by every worker: tokens per second, and the burst."""
+        rate = self.settings.mail_rate_per_second
+        return rate, max(1.0, rate)
+
     def pace(self) -> None:
         """Wait for a token of the global mail rate shared by every worker."""
-        rate = self.settings.mail_rate_per_second
-        burst = max(1.0, rate)
+        rate, burst = self.mail_rate()
         while (wait := self.delivery.take_mail_token(rate, burst)) > 0:
             self.sleep(wait)

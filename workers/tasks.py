@@ -51,9 +51,11 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
     if now >= job.expires_at:
         log.info("code email dropped, code expired %s", job.describe())
         return "expired"
-    claim = runtime.delivery.claim_code_send(
-        job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime)
-    )
+    # The claim and a token of the global mail rate, in one round trip.
+    claim, token_wait = runtime.delivery.claim_code_send_paced(
+        job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime),
+        *runtime.mail_rate(),
+    )  # fmt: skip
     if claim == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
     if claim != "send":
@@ -75,6 +77,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,
             },
+            token_wait,
         )
     except TransientSmtpError as exc:
         delay = backoff_seconds(retries)

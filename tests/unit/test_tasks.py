@@ -203,3 +203,41 @@ def test_the_mail_bucket_paces_all_workers_together(server: fakeredis.FakeServer
     waits = [store.take_mail_token(2.0, 2.0) for store in (one, two, one, two)]
     assert waits[:2] == [0.0, 0.0]
     assert all(wait > 0 for wait in waits[2:])
+
+
+async def test_the_claim_and_a_mail_token_come_in_one_round_trip(
+    server: fakeredis.FakeServer, clock: FakeClock
+) -> None:
+    store = DeliveryStore(fakeredis.FakeRedis(server=server))
+    _, challenge_id = await _challenge(server, clock)
+    now = clock()
+    assert store.claim_code_send_paced(challenge_id, 1, "w1", now, 30, 1.0, 1.0) == ("send", 0.0)
+    # The bucket (one token, one a second) is empty: the next send must wait about a second.
+    claim, wait = store.claim_code_send_paced(challenge_id, 1, "w2", now, 30, 1.0, 1.0)
+    assert claim == "busy"
+    assert 0.9 <= wait <= 1.0
+    # A Redis that lost its scripts (restart, failover): loaded again, and the claim is w1's.
+    fakeredis.FakeRedis(server=server).script_flush()
+    claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now + 2, 30, 1.0, 1.0)
+    assert claim == "send"
+    assert wait > 0  # the bucket runs on Redis's own clock: still empty
+
+
+async def test_a_code_email_waits_for_the_global_mail_rate(
+    server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
+) -> None:
+    slept: list[float] = []
+    runtime = Runtime(
+        settings=make_settings(mail_rate_per_second=1),
+        delivery=DeliveryStore(fakeredis.FakeRedis(server=server)),
+        sender=sender,  # type: ignore[arg-type]
+        renderer=Renderer(DEFAULT_TEMPLATES_DIR),
+        sealer=Sealer(SECRET_KEY),
+        clock=clock,
+        sleep=slept.append,
+    )
+    _, challenge_id = await _challenge(server, clock)
+    assert runtime.delivery.take_mail_token(1, 1) == 0  # another worker took the only token
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+    assert len(sender.sent) == 1
+    assert slept and 0.9 <= slept[0] <= 1.0
