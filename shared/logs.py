@@ -156,6 +156,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     # lines to the root handler instead.
     for name in UVICORN_LOGGERS:
         logger = logging.getLogger(name)
+        if name == "uvicorn.access" and not logger.handlers and not logger.propagate:
+            # `uvicorn --no-access-log` left it so: kept off (propagating would log each request).
+            continue
         for old in list(logger.handlers):
             logger.removeHandler(old)
         logger.propagate = True

@@ -173,6 +173,20 @@ def test_configure_logging_sends_uvicorn_lines_through_our_format(log_format: Lo
         assert lines[1].endswith("DEBUG twostep.api to a**@example.com")
 
 
+@pytest.mark.usefixtures("clean_logging")
+def test_an_access_log_uvicorn_turned_off_stays_off() -> None:
+    uvicorn_access = logging.getLogger("uvicorn.access")
+    uvicorn_access.handlers = []  # as `uvicorn --no-access-log` leaves it
+    uvicorn_access.propagate = False
+    stream = io.StringIO()
+    configure_logging(make_settings(log_level="DEBUG"), stream)
+    assert not uvicorn_access.hasHandlers()  # what uvicorn asks before writing each line
+    uvicorn_access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/", "1.1", 200)
+    logging.getLogger("uvicorn.error").info("Started server process")
+    [line] = stream.getvalue().splitlines()
+    assert json.loads(line)["logger"] == "uvicorn.error"
+
+
 def test_uvicorn_log_config_is_a_valid_dict_config(clean_logging: None) -> None:
     config = uvicorn_log_config()
     json.dumps(config)  # uvicorn --log-config reads it from a .json file
