@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
@@ -68,10 +69,14 @@ class DeliveryStore:
         return claim, int(wait_ms) / 1000
 
     def _pipelined(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
-        """Scripts in one round trip: EVALSHA each, straight (redis-py's script objects make a
-        pipeline ask SCRIPT EXISTS first, a round trip of its own). A Redis that lost its
+        """Scripts in one round trip (on a Cluster, one each): EVALSHA each, straight
+        (redis-py's script objects make a pipeline ask SCRIPT EXISTS first, a round trip of
+        its own). A Redis that lost its
         scripts answers NOSCRIPT once: they are loaded, and the calls made again (both
         scripts may run twice: a claim is the claimant's again, a token one more taken)."""
+        if isinstance(self.redis, redis.RedisCluster):
+            # redis-py refuses EVALSHA in a cluster pipeline: one call after the other.
+            return [self._scripts[name](keys=keys, args=args) for name, keys, args in calls]
         for _ in range(2):
             with self.redis.pipeline(transaction=False) as pipe:
                 for name, keys, args in calls:

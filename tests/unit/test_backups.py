@@ -26,6 +26,7 @@ from shared.keys import challenge_key
 from shared.store import Store
 from tests.conftest import FakeClock
 from tests.processes import SECRET_KEY, RedisServer
+from tests.topologies import RedisCluster
 from workers.backups import BackupSweeper, Sweep, SweeperThread, goes_again
 
 DELAY = 45.0
@@ -71,9 +72,18 @@ class Parts:
         return challenge_id, job
 
 
-@pytest.fixture(params=["fakeredis", "redis-server"])
+@pytest.fixture(params=["fakeredis", "redis-server", "redis-cluster"])
 async def parts(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Parts]:
-    if request.param == "fakeredis":
+    """The broker is never a cluster; the state may be (then its reads are one per slot)."""
+    if request.param == "redis-cluster":
+        cluster: RedisCluster = request.getfixturevalue("redis_cluster")
+        cluster.flushall()
+        real: RedisServer = request.getfixturevalue("clean_redis")
+        async_state = redis.asyncio.RedisCluster.from_url(cluster.url(), decode_responses=True)  # type: ignore[assignment]
+        async_broker = redis.asyncio.Redis.from_url(real.url(BROKER_DB))
+        state = redis.RedisCluster.from_url(cluster.url())  # type: ignore[assignment]
+        broker = redis.Redis.from_url(real.url(BROKER_DB))
+    elif request.param == "fakeredis":
         server = fakeredis.FakeServer()
         async_state: redis.asyncio.Redis = fakeredis.FakeAsyncRedis(
             server=server, db=STATE_DB, decode_responses=True
@@ -82,7 +92,7 @@ async def parts(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterat
         state: redis.Redis = fakeredis.FakeRedis(server=server, db=STATE_DB)
         broker: redis.Redis = fakeredis.FakeRedis(server=server, db=BROKER_DB)
     else:
-        real: RedisServer = request.getfixturevalue("clean_redis")
+        real = request.getfixturevalue("clean_redis")
         async_state = redis.asyncio.Redis.from_url(real.url(STATE_DB), decode_responses=True)
         async_broker = redis.asyncio.Redis.from_url(real.url(BROKER_DB))
         state = redis.Redis.from_url(real.url(STATE_DB))
