@@ -23,6 +23,7 @@ from shared.jobs import (
     celery_message,
     payload_of,
 )
+from shared.muxredis import MuxRedis
 
 NOTICE_LIFETIME_SECONDS = 86400
 Clock = Callable[[], float]
@@ -37,10 +38,18 @@ class MailQueue(Protocol):
 class BrokerMailQueue:
     """Pushes Celery protocol-2 messages onto the broker's Redis lists, one command each."""
 
-    def __init__(self, broker: Redis, backup_delay_seconds: float, clock: Clock) -> None:
+    def __init__(
+        self,
+        broker: Redis,
+        backup_delay_seconds: float,
+        clock: Clock,
+        scripts_client: MuxRedis | None = None,
+    ) -> None:
         self.broker = broker
         self.backup_delay_seconds = backup_delay_seconds
         self.clock = clock
+        # The code-job publish goes through the multiplexed connection when there is one.
+        self.scripts_client = scripts_client
         self._publish_sha = scripts.sha("code_publish")
 
     async def publish_code(self, job: CodeJob) -> None:
@@ -63,11 +72,12 @@ class BrokerMailQueue:
         )
         due = f"{now + self.backup_delay_seconds:.3f}"
         command = ("EVALSHA", self._publish_sha, 2, CODE_QUEUE, CODE_BACKUPS, message, due, payload)
+        client = self.scripts_client or self.broker
         try:
-            await self.broker.execute_command(*command)  # type: ignore[no-untyped-call]
+            await client.execute_command(*command)
         except NoScriptError:  # a broker that lost its scripts (restart, failover)
             await self.broker.script_load(scripts.source("code_publish"))
-            await self.broker.execute_command(*command)  # type: ignore[no-untyped-call]
+            await client.execute_command(*command)
 
     async def publish_notice(self, job: NoticeJob) -> None:
         job = replace(job, published_at=self.clock())

@@ -27,7 +27,12 @@ from api.webhooks import WebhookQueue
 from shared.errors import ConfigError
 from shared.jobs import backup_delay_seconds
 from shared.logs import configure_logging
-from shared.redisconn import AsyncStateRedis, async_broker_client, async_state_client
+from shared.redisconn import (
+    AsyncStateRedis,
+    async_broker_client,
+    async_scripts_client,
+    async_state_client,
+)
 from shared.settings import Settings, load_settings
 from shared.store import Store
 
@@ -60,10 +65,16 @@ def create_app(
         configure_logging(settings)
     state_redis = redis or async_state_client(settings)
     broker_redis = broker or async_broker_client(settings)
+    # The scripts' multiplexed connections, beside the clients built here (not given ones).
+    state_scripts = None if redis else async_scripts_client(settings, settings.redis_url)
+    broker_scripts = None if broker else async_scripts_client(settings, settings.broker_url)
     metrics = Metrics()
-    store = Store(state_redis)
+    store = Store(state_redis, scripts_client=state_scripts)
     mail = mail or BrokerMailQueue(
-        broker_redis, backup_delay_seconds(settings.broker_visibility_timeout_seconds), clock
+        broker_redis,
+        backup_delay_seconds(settings.broker_visibility_timeout_seconds),
+        clock,
+        broker_scripts,
     )
     webhooks = WebhookQueue(broker_redis) if settings.webhook_url else None
     twostep = TwoStep(settings, store, mail, metrics, clock, webhooks)
@@ -71,6 +82,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        for scripts_client in (state_scripts, broker_scripts):
+            if scripts_client is not None:
+                await scripts_client.aclose()
         if redis is None:
             await state_redis.aclose()
         if broker is None:

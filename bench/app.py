@@ -22,4 +22,13 @@ def create_app() -> FastAPI:
     async def one_redis_call() -> dict[str, str | None]:
         return {"value": await redis.get(BASELINE_KEY)}
 
+    # For reference, not a target: the same call on the multiplexed connection the API's
+    # scripts use (shared/muxredis.py), so that the table shows what that client alone buys.
+    mux = app.state.twostep.store.scripts_client
+    if mux is not None:
+
+        @app.get("/bench/redis-mux", include_in_schema=False)
+        async def one_mux_call() -> dict[str, str | None]:
+            return {"value": await mux.execute_command("GET", BASELINE_KEY)}
+
     return app

@@ -123,12 +123,19 @@ class Run:
         that a neighbour's burst on a shared machine moves the ratios less."""
         o = self.options
         rounds = load.LoadOptions(http.url, http.threads, http.connections, o.seconds / o.rounds)
-        runs: dict[str, list[wrk.Load]] = {"bare": [], "redis": [], "logins": [], "verifies": []}
+        runs: dict[str, list[wrk.Load]] = {
+            "bare": [],
+            "redis": [],
+            "redis_mux": [],
+            "logins": [],
+            "verifies": [],
+        }
         ids_file = o.run_dir / "challenge-ids.txt"
         challenges = 0
         for _ in range(o.rounds):
             runs["bare"].append(load.baseline(rounds, "/bench/bare"))
             runs["redis"].append(load.baseline(rounds, "/bench/redis"))
+            runs["redis_mux"].append(load.baseline(rounds, "/bench/redis-mux"))
             runs["logins"].append(load.logins(rounds, o.accounts, ACCOUNT_PREFIX))
             await broker.delete(CODE_QUEUE)
             if not challenges:
@@ -137,7 +144,11 @@ class Run:
                 challenges = len(ids)
             runs["verifies"].append(load.verifies(rounds, ids_file))
         median = {name: self._median(name, loads) for name, loads in runs.items()}
-        self.results["baselines"] = {"bare": median["bare"], "redis": median["redis"]}
+        self.results["baselines"] = {
+            "bare": median["bare"],
+            "redis": median["redis"],
+            "redis_mux": median["redis_mux"],
+        }
         self.results["logins"] = median["logins"]
         self.results["verifies"] = {
             **median["verifies"],

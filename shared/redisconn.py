@@ -22,6 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from shared.errors import Unavailable
+from shared.muxredis import MuxRedis
 from shared.settings import RedisMode, SentinelUrl, Settings, is_sentinel_url
 
 AsyncStateRedis = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -229,3 +230,18 @@ def sync_broker_client(settings: Settings) -> redis.Redis:
         )
         return master
     return redis.Redis.from_url(settings.broker_url, **options)
+
+
+def async_scripts_client(settings: Settings, url: str) -> MuxRedis | None:
+    """The API's multiplexed connection for its scripts on the state store (``url`` is
+    ``settings.redis_url``) or the broker (``settings.broker_url``), where it can serve: a
+    plain standalone server, writes not held for replicas. ``None``: scripts keep redis-py."""
+    if url == settings.redis_url and settings.redis_mode is not RedisMode.STANDALONE:
+        return None
+    if _replica_ack(settings) is not None and (url == settings.redis_url or is_sentinel_url(url)):
+        return None
+    return MuxRedis.from_url(
+        url,
+        timeout=settings.redis_timeout_seconds,
+        connect_timeout=settings.redis_timeout_seconds,
+    )

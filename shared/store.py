@@ -10,6 +10,7 @@ from redis.exceptions import NoScriptError
 
 from shared import scripts
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
+from shared.muxredis import MuxRedis
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
 from shared.settings import Settings
 
@@ -129,10 +130,18 @@ def _outcome(raw: Any) -> Outcome:
 class Store:
     """Account, challenge and trusted-browser state in Redis. One script per state change."""
 
-    def __init__(self, redis: AsyncStateRedis, replica_ack: ReplicaAck | None = None) -> None:
+    def __init__(
+        self,
+        redis: AsyncStateRedis,
+        replica_ack: ReplicaAck | None = None,
+        scripts_client: MuxRedis | None = None,
+    ) -> None:
         self.redis = redis
         self._shas = {name: scripts.sha(name) for name in scripts.NAMES}
         self._ack = replica_ack or replica_ack_of(redis)
+        # The scripts go through the process's multiplexed connection when there is one
+        # (shared/muxredis.py): the same server as ``redis``, less CPU per call.
+        self.scripts_client = scripts_client if self._ack is None else None
 
     async def _run(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
         if self._ack is not None:
@@ -140,13 +149,14 @@ class Store:
         # EVALSHA straight through execute_command: redis-py's Script wrapper costs more
         # than the round trip on the login path. A Redis that lost its scripts (restart,
         # failover) answers NOSCRIPT once, and the script is loaded again.
+        client = self.scripts_client or self.redis
         try:
-            return await self.redis.execute_command(
+            return await client.execute_command(
                 "EVALSHA", self._shas[name], len(keys), *keys, *args
             )
         except NoScriptError:
             await self.redis.script_load(scripts.source(name))
-            return await self.redis.execute_command(
+            return await client.execute_command(
                 "EVALSHA", self._shas[name], len(keys), *keys, *args
             )
 

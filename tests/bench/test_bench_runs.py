@@ -18,6 +18,7 @@ REDIS_FIELDS = ("round_trips", "client_commands_total", "executed_commands_total
 SECTIONS = {
     ("baselines", "bare"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("baselines", "redis"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("baselines", "redis_mux"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("logins",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("verifies",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("redis_commands", "login"): REDIS_FIELDS,
