@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from multiprocessing.connection import Connection
 from typing import cast
@@ -85,6 +86,9 @@ async def _serve(port: int, conn: Connection) -> None:
 
     def answer() -> None:
         # The harness asks one question at a time over the pipe; the server never waits on it.
+        # The loop made the pipe non-blocking: an answer larger than the pipe's buffer (many
+        # records) must wait for the harness to read it, not fail with EAGAIN.
+        os.set_blocking(conn.fileno(), True)
         command = conn.recv()
         if command[0] == "mark":
             conn.send(len(records))
