@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from bench.client import Client, login_body, run_logins
 from bench.seed import account_id, create_accounts, email_of
 from bench.stack import Process, Stack
-from shared.jobs import CODE_QUEUE, celery_message
+from shared.jobs import CODE_BACKUPS, CODE_QUEUE, celery_message
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from workers.render import Renderer
 
@@ -80,7 +80,7 @@ async def worker_rate(
 ) -> tuple[dict[str, Any], list[Process]]:
     """The workers send ``count`` code emails queued by logins before they started."""
     assert stack.sink is not None
-    await broker.delete(CODE_QUEUE, HOLD_QUEUE)
+    await broker.delete(CODE_QUEUE, HOLD_QUEUE, CODE_BACKUPS)
     await create_accounts(redis, "mail-", count)
     failures = await run_logins(client, (account_id("mail-", n) for n in range(1, count + 1)))
     # One broker message per code email; its backup waits beside the queue (api/mailqueue.py)

@@ -18,10 +18,13 @@ from bench.client import Client, run_logins
 from bench.machine import CpuMark
 from bench.seed import challenge_ids, create_accounts
 from bench.stack import API_KEY, BROKER_DB, OVERRIDES, STATE_DB, Process, Stack, rss_bytes
-from shared.jobs import CODE_QUEUE
+from shared.jobs import CODE_BACKUPS, CODE_QUEUE
 from shared.settings import Settings
 
 ACCOUNT_PREFIX = "acct-"
+# Jobs the bench drops on purpose (``delete(CODE_QUEUE, CODE_BACKUPS)``) take their backups
+# with them: else a worker's sweeper would rightly send them all again when they come due, in
+# the middle of a later stage.
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ class Run:
             for process in self.workers:
                 self.stack.stop(process)
             self.workers.clear()
-            await broker.delete(CODE_QUEUE)
+            await broker.delete(CODE_QUEUE, CODE_BACKUPS)
             await client.close()
             await self.stage("api rss", lambda: self._rss(broker))
         finally:
@@ -137,7 +140,7 @@ class Run:
             runs["redis"].append(load.baseline(rounds, "/bench/redis"))
             runs["redis_mux"].append(load.baseline(rounds, "/bench/redis-mux"))
             runs["logins"].append(load.logins(rounds, o.accounts, ACCOUNT_PREFIX))
-            await broker.delete(CODE_QUEUE)
+            await broker.delete(CODE_QUEUE, CODE_BACKUPS)
             if not challenges:
                 ids = await challenge_ids(redis, 100_000)
                 ids_file.write_text("\n".join(ids) + "\n")
@@ -189,7 +192,7 @@ class Run:
     async def _workers(self, client: Client, redis: Redis, broker: Redis) -> None:
         o = self.options
         assert self.stack.sink is not None
-        await broker.delete(CODE_QUEUE)
+        await broker.delete(CODE_QUEUE, CODE_BACKUPS)
         found: dict[str, Any] = {}
         self.results["workers"] = found
         found["celery_noop"] = await mail.noop_rate(self.stack, broker, o.burst, o.pool)
@@ -228,7 +231,8 @@ class Run:
                     stop = min(total, start + 5000)
                     accounts = (f"{ACCOUNT_PREFIX}{n % o.accounts + 1}" for n in range(start, stop))
                     failures += await run_logins(client, accounts, lanes=o.connections)
-                    await broker.delete(CODE_QUEUE)  # no worker runs; keep Redis small
+                    # No worker runs: keep Redis small.
+                    await broker.delete(CODE_QUEUE, CODE_BACKUPS)
                 done = total
                 sizes[f"{label} ({done} logins)"] = rss_bytes(self.api.pid)[0]
         finally:
