@@ -46,6 +46,34 @@ class _Handler:
     def __init__(self, catcher: MailCatcher) -> None:
         self._catcher = catcher
 
+    async def handle_EHLO(
+        self, server: SMTP, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self._catcher.pipelining:  # aiosmtpd reads pipelined commands in order anyway
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        refusal = self._catcher._next_refusal("MAIL")
+        if refusal is not None:
+            return refusal
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        refusal = self._catcher._next_refusal("RCPT")
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         action = self._catcher._next_action()
         if action is None:
@@ -66,8 +94,11 @@ class MailCatcher:
     port, which is how tests simulate a mail server restart.
     """
 
-    def __init__(self, *, auth: tuple[str, str] | None = None) -> None:
+    def __init__(self, *, auth: tuple[str, str] | None = None, pipelining: bool = False) -> None:
         self.host = _HOST
+        # Whether EHLO offers PIPELINING (RFC 2920), as most mail servers do.
+        self.pipelining = pipelining
+        self._refusals: dict[str, deque[str]] = {"MAIL": deque(), "RCPT": deque()}
         self.port = 0
         self.messages: list[EmailMessage] = []
         self.refused = 0
@@ -161,6 +192,16 @@ class MailCatcher:
         """From now on, refuse each DATA with ``code`` with the given probability."""
         with self._lock:
             self._random = (code, text, probability, random.Random(seed))
+
+    def refuse_next(self, command: str, code: int, text: str = "scripted refusal") -> None:
+        """Answer the next MAIL or RCPT command with ``code``."""
+        with self._lock:
+            self._refusals[command].append(f"{code} {text}")
+
+    def _next_refusal(self, command: str) -> str | None:
+        with self._lock:
+            refusals = self._refusals[command]
+            return refusals.popleft() if refusals else None
 
     def drop_connection_next(self) -> None:
         """Cut the connection on the next DATA, without answering it."""

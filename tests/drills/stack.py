@@ -25,7 +25,8 @@ class Stack:
     def __init__(self, logs: Path, **settings: Any) -> None:
         self.logs = logs
         self.redis = RedisServer(logs, appendonly=True)
-        self.catcher = MailCatcher().start()
+        # PIPELINING offered: the drills drive the pipelined send (workers/smtp.py) too.
+        self.catcher = MailCatcher(pipelining=True).start()
         self.settings = {
             "redis_url": self.redis.url(0),
             "broker_url": self.redis.url(1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import time
 from collections.abc import Iterator
@@ -21,9 +22,11 @@ pytestmark = pytest.mark.integration
 FROM = "twostep <no-reply@example.org>"
 
 
-@pytest.fixture
-def catcher() -> Iterator[MailCatcher]:
-    with MailCatcher() as server:
+@pytest.fixture(params=[False, True], ids=["plain", "pipelining"])
+def catcher(request: pytest.FixtureRequest) -> Iterator[MailCatcher]:
+    """Each test against a server that offers PIPELINING (the sender then sends MAIL, RCPT
+    and DATA in one write) and one that does not (smtplib's own exchange)."""
+    with MailCatcher(pipelining=request.param) as server:
         yield server
 
 
@@ -243,3 +246,56 @@ def test_wait_for_reports_what_arrived_on_timeout(catcher: MailCatcher, sender: 
 
     with pytest.raises(AssertionError, match="Message 1"):
         catcher.wait_for(2, timeout=0.2)
+
+
+def test_a_refused_recipient_is_permanent_and_the_connection_serves_the_next_send(
+    catcher: MailCatcher, sender: SmtpSender
+) -> None:
+    catcher.refuse_next("RCPT", 550, "no such user")
+    with pytest.raises(PermanentSmtpError, match="SMTP 550 no such user"):
+        sender.send(mail(1))
+    sender.send(mail(2))
+    [message] = catcher.wait_for(1)
+    assert message["Subject"] == "Message 2"
+    assert catcher.connections == 1
+
+
+def test_a_refused_sender_is_transient_on_4xx_and_the_connection_is_kept(
+    catcher: MailCatcher, sender: SmtpSender
+) -> None:
+    catcher.refuse_next("MAIL", 451, "greylisted")
+    with pytest.raises(TransientSmtpError, match="SMTP 451 greylisted"):
+        sender.send(mail(1))
+    sender.send(mail(2))
+    assert len(catcher.wait_for(1)) == 1
+    assert catcher.connections == 1
+
+
+def test_lines_starting_with_a_dot_arrive_unchanged(
+    catcher: MailCatcher, sender: SmtpSender
+) -> None:
+    body = b"Subject: dots\r\nTo: ann@example.org\r\n\r\n.\r\n..two\r\n.end"
+    sender.send(OutgoingMail("no-reply@example.org", "ann@example.org", body))
+    [message] = catcher.wait_for(1)
+    assert message.get_payload().splitlines() == [".", "..two", ".end"]
+
+
+def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    writes: list[bytes | str] = []
+    original = smtplib.SMTP.send
+
+    def recorded(self: smtplib.SMTP, data: bytes | str) -> None:
+        writes.append(data)
+        original(self, data)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", recorded)
+    with MailCatcher(pipelining=True) as server:
+        sender = make_sender(server)
+        sender.send(mail(1))
+        sender.close()
+        assert len(server.wait_for(1)) == 1
+    envelope = [w for w in writes if isinstance(w, str) and w.startswith("MAIL FROM:")]
+    assert len(envelope) == 1
+    assert envelope[0].endswith("RCPT TO:<ann@example.org>\r\nDATA\r\n")
