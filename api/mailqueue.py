@@ -61,8 +61,9 @@ class BrokerMailQueue:
         (workers/backups.py) looks at the send's state in Redis and pushes the job again only
         if its email has not gone out."""
         now = self.clock()
-        job = replace(job, published_at=now)
-        payload = json.dumps(payload_of(job))
+        fields = payload_of(job)
+        fields["published_at"] = now
+        payload = json.dumps(fields)
         message = celery_message(
             SEND_CODE_TASK,
             payload,

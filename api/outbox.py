@@ -37,6 +37,7 @@ class Outbox:
     def __init__(self, mail: MailQueue, metrics: Metrics, sealer: Sealer) -> None:
         self.mail = mail
         self.metrics = metrics
+        self._code_jobs = metrics.jobs.labels("code")  # the login path's, bound once
         self._sealer = sealer
 
     async def code(
@@ -62,7 +63,7 @@ class Outbox:
             request_id=request_id(),
         )
         await self.mail.publish_code(job)
-        self.metrics.jobs.labels("code").inc()
+        self._code_jobs.inc()
 
     async def notice(
         self,

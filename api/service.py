@@ -62,6 +62,7 @@ class TwoStep:
         self.settings = settings
         self.store = store
         self.metrics = metrics
+        self._pending_logins = metrics.logins.labels("pending")  # the hot path's, bound once
         self.clock = clock
         self.outbox = Outbox(mail, metrics, Sealer(settings.secret_key.get_secret_value()))
         self.trail = AuditTrail(settings, webhooks)
@@ -175,7 +176,7 @@ class TwoStep:
         email, locale, _sends, expires_at, resend_at, totp, recovery = outcome.values
         if code:
             await self.outbox.code(challenge_id, 1, email, locale, code, float(expires_at), seen)
-        self.metrics.logins.labels("pending").inc()
+        self._pending_logins.inc()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return pending(challenge_id, email if code else None, expires_at, resend_at, totp, recovery)
 

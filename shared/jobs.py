@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
@@ -166,7 +167,10 @@ def celery_message(
     backup (``CODE_BACKUPS``)."""
     encoded = payload if isinstance(payload, str) else json.dumps(payload)
     body = base64.b64encode(f"[[{encoded}]{_EMBED}".encode()).decode("ascii")
-    task_id = task_id or str(uuid.uuid4())
+    # Two random (version 4) uuids from one read of the system's random source.
+    random = os.urandom(32)
+    task_id = task_id or str(uuid.UUID(bytes=random[:16], version=4))
+    delivery_tag = str(uuid.UUID(bytes=random[16:], version=4))
     parts = {
         "body": f'"{body}"',
         "task": json.dumps(task),
@@ -174,6 +178,6 @@ def celery_message(
         "queue": json.dumps(queue),
         "id": json.dumps(task_id),
         "argsrepr": json.dumps(argsrepr),
-        "tag": json.dumps(str(uuid.uuid4())),
+        "tag": json.dumps(delivery_tag),
     }
     return (_MESSAGE % parts).encode("utf-8")
