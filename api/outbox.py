@@ -44,8 +44,6 @@ class Outbox:
         self,
         challenge_id: str,
         send_no: int,
-        email: str,
-        locale: str,
         code: str,
         expires_at: float,
         seen: Seen,
@@ -54,8 +52,6 @@ class Outbox:
         job = CodeJob(
             challenge_id=challenge_id,
             send_no=send_no,
-            to=email,
-            locale=locale,
             sealed_code=sealed,
             expires_at=expires_at,
             client_ip=seen.ip or None,

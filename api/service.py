@@ -173,9 +173,9 @@ class TwoStep:
         if refused is not None:
             self.metrics.logins.labels(outcome.status).inc()
             raise refused
-        email, locale, _sends, expires_at, resend_at, totp, recovery = outcome.values
+        email, _locale, _sends, expires_at, resend_at, totp, recovery = outcome.values
         if code:
-            await self.outbox.code(challenge_id, 1, email, locale, code, float(expires_at), seen)
+            await self.outbox.code(challenge_id, 1, code, float(expires_at), seen)
         self._pending_logins.inc()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return pending(challenge_id, email if code else None, expires_at, resend_at, totp, recovery)
@@ -215,10 +215,8 @@ class TwoStep:
         refused = refusal(outcome)
         if refused is not None:
             raise refused
-        email, locale, sends, expires_at, resend_at, ip, label, totp, recovery = outcome.values
-        await self.outbox.code(
-            challenge_id, int(sends), email, locale, code, float(expires_at), Seen(ip, label)
-        )
+        email, _locale, sends, expires_at, resend_at, ip, label, totp, recovery = outcome.values
+        await self.outbox.code(challenge_id, int(sends), code, float(expires_at), Seen(ip, label))
         await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         return pending(challenge_id, email, expires_at, resend_at, totp, recovery)
 

@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from shared import scripts
-from shared.keys import MAIL_BUCKET, challenge_key, notice_marker
+from shared.keys import (
+    MAIL_BUCKET,
+    AccountKeys,
+    challenge_key,
+    notice_marker,
+    tag_of_challenge,
+)
 from shared.redisconn import SyncStateRedis
 
 NOTICE_MARKER_TTL_SECONDS = 2 * 86400
+
+
+class Claim(NamedTuple):
+    """What a worker's claim on a send answered: ``send`` (then the account's address and
+    language, read in the same step), or why not: done, busy, stale, expired."""
+
+    status: str
+    email: str = ""
+    locale: str = ""
+
+    @classmethod
+    def of(cls, answer: list[Any]) -> Claim:
+        return cls(*(item.decode() if isinstance(item, bytes) else str(item) for item in answer))
+
+
+def _claim_keys(challenge_id: str) -> list[str] | None:
+    """The challenge and its account's profile (one hash tag: one Cluster slot)."""
+    tag = tag_of_challenge(challenge_id)
+    if tag is None:
+        return None
+    keys = AccountKeys(tag)
+    return [keys.challenge(challenge_id), keys.profile]
 
 
 class DeliveryStore:
@@ -33,14 +61,14 @@ class DeliveryStore:
 
     def claim_code_send(
         self, challenge_id: str, send_no: int, claimant: str, now: float, hold_seconds: int
-    ) -> str:
-        key = challenge_key(challenge_id)
-        if key is None:
-            return "stale"
+    ) -> Claim:
+        keys = _claim_keys(challenge_id)
+        if keys is None:
+            return Claim("stale")
         answer = self._scripts["claim_code_send"](
-            keys=[key], args=[send_no, f"{now:.3f}", claimant, hold_seconds]
+            keys=keys, args=[send_no, f"{now:.3f}", claimant, hold_seconds]
         )
-        return answer.decode() if isinstance(answer, bytes) else str(answer)
+        return Claim.of(answer)
 
     def claim_code_send_paced(
         self,
@@ -51,22 +79,21 @@ class DeliveryStore:
         hold_seconds: int,
         rate_per_second: float,
         burst: float,
-    ) -> tuple[str, float]:
+    ) -> tuple[Claim, float]:
         """``claim_code_send`` and ``take_mail_token`` in one round trip: the claim, and the
         seconds to wait before sending (0: a token was taken). The two touch keys in
         different Cluster slots, so they are two scripts, pipelined. A token taken for a send
         that is not this worker's to make is not given back: it only happens to duplicates."""
-        key = challenge_key(challenge_id)
-        if key is None:
-            return "stale", 0.0
+        keys = _claim_keys(challenge_id)
+        if keys is None:
+            return Claim("stale"), 0.0
         answer, wait_ms = self._pipelined(
             [
-                ("claim_code_send", [key], [send_no, f"{now:.3f}", claimant, hold_seconds]),
+                ("claim_code_send", keys, [send_no, f"{now:.3f}", claimant, hold_seconds]),
                 ("take_mail_token", [MAIL_BUCKET], [rate_per_second, burst]),
             ]
         )
-        claim = answer.decode() if isinstance(answer, bytes) else str(answer)
-        return claim, int(wait_ms) / 1000
+        return Claim.of(answer), int(wait_ms) / 1000
 
     def _pipelined(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         """Scripts in one round trip (on a Cluster, one each): EVALSHA each, straight

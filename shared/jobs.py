@@ -61,12 +61,12 @@ NOTICE_KINDS = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class CodeJob:
-    """Send send number ``send_no`` of a challenge's code. The code itself is sealed."""
+    """Send send number ``send_no`` of a challenge's code. The code itself is sealed; the
+    job carries no address: the worker reads the account's when it claims the send (an
+    older job's ``to`` and ``locale`` are ignored)."""
 
     challenge_id: str
     send_no: int
-    to: str
-    locale: str
     sealed_code: str
     expires_at: float
     client_ip: str | None = None

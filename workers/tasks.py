@@ -56,19 +56,19 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime),
         *runtime.mail_rate(),
     )  # fmt: skip
-    if claim == "busy":
+    if claim.status == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
-    if claim != "send":
-        log.info("code email dropped, %s %s", claim, job.describe())
-        return claim
+    if claim.status != "send":
+        log.info("code email dropped, %s %s", claim.status, job.describe())
+        return claim.status
     try:
         code = runtime.sealer.open(
             job.sealed_code, code_seal_context(job.challenge_id, job.send_no)
         )
         runtime.deliver(
             "code",
-            job.locale,
-            job.to,
+            claim.locale,
+            claim.email,
             f"{job.challenge_id}.{job.send_no}",
             {
                 "code": code,
@@ -98,7 +98,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         return "failed"
     runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "sent", runtime.claimant)
     runtime.delivered(CODE_QUEUE, job.published_at)
-    log.info("code email sent to %s %s", mask_email(job.to), job.describe())
+    log.info("code email sent to %s %s", mask_email(claim.email), job.describe())
     return "sent"
 
 

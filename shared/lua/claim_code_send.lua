@@ -1,20 +1,24 @@
 -- claim_code_send.lua: may this worker send the email of send number N of a challenge?
--- KEYS[1] challenge
+-- KEYS[1] challenge  KEYS[2] the account's profile (same hash tag)
 -- ARGV[1] send number  ARGV[2] now (epoch s)  ARGV[3] claimant (worker id)
 -- ARGV[4] how long the claim holds (s)
--- Returns "send" | "done" (already accepted by the mail server) | "busy" (another worker
---         is sending it) | "stale" (resent, verified, locked, deleted) | "expired"
+-- Returns {"send", email, locale} | {"done"} (already accepted by the mail server)
+--       | {"busy"} (another worker is sending it) | {"stale"} (resent, verified, locked,
+--         deleted) | {"expired"}
+-- The address is the account's at send time: code jobs carry no address.
 -- Invariant: at most one worker at a time holds the claim of a send, and a send that was
 -- marked sent is never sent again.
 local ch = redis.call('HMGET', KEYS[1], 'status', 'sends', 'expires_at', 'sent', 'claim')
-if not ch[1] then return 'stale' end
+if not ch[1] then return {'stale'} end
 local now = tonumber(ARGV[2])
-if ch[4] and tonumber(ch[4]) >= tonumber(ARGV[1]) then return 'done' end
-if ch[1] ~= 'pending' or ch[2] ~= ARGV[1] then return 'stale' end
-if tonumber(ch[3]) <= now then return 'expired' end
+if ch[4] and tonumber(ch[4]) >= tonumber(ARGV[1]) then return {'done'} end
+if ch[1] ~= 'pending' or ch[2] ~= ARGV[1] then return {'stale'} end
+if tonumber(ch[3]) <= now then return {'expired'} end
 if ch[5] then
   local owner, deadline = string.match(ch[5], '^(.*)|([^|]*)$')
-  if owner ~= ARGV[3] and tonumber(deadline) > now then return 'busy' end
+  if owner ~= ARGV[3] and tonumber(deadline) > now then return {'busy'} end
 end
+local profile = redis.call('HMGET', KEYS[2], 'email', 'locale')
+if not profile[1] then return {'stale'} end
 redis.call('HSET', KEYS[1], 'claim', ARGV[3] .. '|' .. (now + tonumber(ARGV[4])))
-return 'send'
+return {'send', profile[1], profile[2] or 'en'}

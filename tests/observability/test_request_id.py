@@ -86,7 +86,7 @@ async def test_the_broker_message_carries_the_request_id_and_the_publish_time(
 ) -> None:
     broker = fakeredis.FakeAsyncRedis()
     queue = BrokerMailQueue(broker, backup_delay_seconds=45, clock=clock)
-    code = CodeJob("ch_1", 1, "u1@example.com", "en", "sealed", clock() + 900, request_id="r-1")
+    code = CodeJob("ch_1", 1, "sealed", clock() + 900, request_id="r-1")
     notice = NoticeJob("n1", "two_step_enabled", "u1@example.com", "en", clock(), request_id="r-2")
     await queue.publish_code(code)
     await queue.publish_notice(notice)
@@ -102,7 +102,7 @@ async def test_the_broker_message_carries_the_request_id_and_the_publish_time(
 
 
 def test_jobs_queued_before_the_new_fields_still_open() -> None:
-    old = payload_of(CodeJob("ch_1", 1, "u1@example.com", "en", "sealed", 1.0))
+    old = payload_of(CodeJob("ch_1", 1, "sealed", 1.0))
     del old["request_id"], old["published_at"]
     job = job_of(CodeJob, old)
     assert (job.request_id, job.published_at) == ("", None)

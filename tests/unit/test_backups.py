@@ -67,7 +67,7 @@ class Parts:
         )  # fmt: skip
         assert outcome.status == "pending"
         sealed = Sealer(SECRET_KEY).seal("246810", code_seal_context(challenge_id, 1))
-        job = CodeJob(challenge_id, 1, f"{account}@example.com", "en", sealed, now + 900)
+        job = CodeJob(challenge_id, 1, sealed, now + 900)
         await self.queue.publish_code(job)
         return challenge_id, job
 
@@ -152,13 +152,13 @@ async def test_a_lost_job_goes_again_when_its_backup_comes_due(parts: Parts) -> 
     assert parts.broker.zcard(CODE_BACKUPS) == 0
     # The job pushed again is claimed like any other: it sends, once.
     now = parts.clock()
-    assert parts.delivery.claim_code_send(challenge_id, 1, "w", now, 30) == "send"
+    assert parts.delivery.claim_code_send(challenge_id, 1, "w", now, 30).status == "send"
 
 
 async def test_a_backup_whose_email_went_out_is_dropped(parts: Parts) -> None:
     challenge_id, _ = await parts.challenge("u-1")
     parts.lose_the_jobs()
-    assert parts.delivery.claim_code_send(challenge_id, 1, "w", parts.clock(), 30) == "send"
+    assert parts.delivery.claim_code_send(challenge_id, 1, "w", parts.clock(), 30).status == "send"
     parts.delivery.finish_code_send(challenge_id, 1, "sent", "w")
     parts.clock.advance(DELAY)
     assert parts.sweeper().sweep() == Sweep(settled=1, sent_again=0)
@@ -173,8 +173,10 @@ async def test_a_send_a_live_worker_holds_is_left_to_it_and_an_abandoned_one_goe
     abandoned, _ = await parts.challenge("abandoned")
     parts.lose_the_jobs()
     now = parts.clock()
-    assert parts.delivery.claim_code_send(challenge_id, 1, "w1", now + DELAY - 5, 60) == "send"
-    assert parts.delivery.claim_code_send(abandoned, 1, "w2", now, 30) == "send"
+    assert (
+        parts.delivery.claim_code_send(challenge_id, 1, "w1", now + DELAY - 5, 60).status == "send"
+    )
+    assert parts.delivery.claim_code_send(abandoned, 1, "w2", now, 30).status == "send"
     parts.clock.advance(DELAY)
     assert parts.sweeper().sweep() == Sweep(settled=2, sent_again=1)
     [again] = parts.queued()
@@ -189,7 +191,7 @@ async def test_backups_of_sends_that_can_no_longer_go_are_dropped(parts: Parts) 
     parts.lose_the_jobs()
     parts.state.hset(challenge_key(verified) or "", "status", "verified")
     parts.state.delete(challenge_key(deleted) or "")
-    assert parts.delivery.claim_code_send(failed, 1, "w", parts.clock(), 30) == "send"
+    assert parts.delivery.claim_code_send(failed, 1, "w", parts.clock(), 30).status == "send"
     parts.delivery.finish_code_send(failed, 1, "failed", "w")
     parts.state.hset(challenge_key(resent) or "", "sends", "2")
     parts.clock.advance(DELAY)

@@ -12,7 +12,7 @@ from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
 from shared.errors import PermanentSmtpError, TransientSmtpError
 from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
-from shared.keys import challenge_key
+from shared.keys import AccountKeys, challenge_key
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
@@ -78,7 +78,7 @@ async def _challenge(server: fakeredis.FakeServer, clock: FakeClock) -> tuple[St
 
 def _job(challenge_id: str, send_no: int = 1, code: str = "246810") -> dict[str, object]:
     sealed = Sealer(SECRET_KEY).seal(code, code_seal_context(challenge_id, send_no))
-    job = CodeJob(challenge_id, send_no, "u1@example.com", "en", sealed, START + 900)
+    job = CodeJob(challenge_id, send_no, sealed, START + 900)
     return payload_of(job)
 
 
@@ -171,7 +171,7 @@ async def test_a_send_claimed_by_another_worker_is_retried_later(
 ) -> None:
     _, challenge_id = await _challenge(server, clock)
     other = DeliveryStore(fakeredis.FakeRedis(server=server))
-    assert other.claim_code_send(challenge_id, 1, "other-worker", clock(), 60) == "send"
+    assert other.claim_code_send(challenge_id, 1, "other-worker", clock(), 60).status == "send"
     with pytest.raises(tasks.RetryLater):
         tasks.send_code(runtime, _job(challenge_id), 0)
     clock.advance(61)  # the other worker died: its claim runs out
@@ -211,15 +211,17 @@ async def test_the_claim_and_a_mail_token_come_in_one_round_trip(
     store = DeliveryStore(fakeredis.FakeRedis(server=server))
     _, challenge_id = await _challenge(server, clock)
     now = clock()
-    assert store.claim_code_send_paced(challenge_id, 1, "w1", now, 30, 1.0, 1.0) == ("send", 0.0)
+    claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now, 30, 1.0, 1.0)
+    # The account's address and language come with the claim: jobs carry no address.
+    assert (claim, wait) == (("send", "u1@example.com", "en"), 0.0)
     # The bucket (one token, one a second) is empty: the next send must wait about a second.
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w2", now, 30, 1.0, 1.0)
-    assert claim == "busy"
+    assert claim.status == "busy"
     assert 0.9 <= wait <= 1.0
     # A Redis that lost its scripts (restart, failover): loaded again, and the claim is w1's.
     fakeredis.FakeRedis(server=server).script_flush()
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now + 2, 30, 1.0, 1.0)
-    assert claim == "send"
+    assert claim.status == "send"
     assert wait > 0  # the bucket runs on Redis's own clock: still empty
 
 
@@ -242,3 +244,24 @@ async def test_a_code_email_waits_for_the_global_mail_rate(
     assert len(sender.sent) == 1
     assert slept
     assert 0.9 <= slept[0] <= 1.0
+
+
+async def test_a_code_email_goes_to_the_accounts_address_at_send_time(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    store, challenge_id = await _challenge(server, clock)
+    assert "to" not in _job(challenge_id)  # the job carries no address
+    await store.upsert_profile("u-1", "new@example.com", "fr", clock())
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+    [message] = sender.sent
+    assert message["To"] == "new@example.com"
+    assert "code" in message["Subject"].lower()
+
+
+async def test_a_code_job_whose_account_is_gone_is_dropped(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    fakeredis.FakeRedis(server=server).delete(AccountKeys.of("u-1").profile)
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "stale"
+    assert sender.sent == []
