@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -24,6 +24,7 @@ from shared.jobs import (
     payload_of,
 )
 from shared.muxredis import MuxRedis
+from shared.store import InLoginJob
 
 NOTICE_LIFETIME_SECONDS = 86400
 Clock = Callable[[], float]
@@ -52,14 +53,9 @@ class BrokerMailQueue:
         self.scripts_client = scripts_client
         self._publish_sha = scripts.sha("code_publish")
 
-    async def publish_code(self, job: CodeJob) -> None:
-        """The job, and its backup due ``backup_delay_seconds`` later, in one command.
-
-        Kombu's Redis transport pops a job (BRPOP) before it records it as unacknowledged:
-        a worker killed in between loses that job for good. The backup closes that window:
-        it waits in a sorted set beside the queue, and when it comes due a worker's sweeper
-        (workers/backups.py) looks at the send's state in Redis and pushes the job again only
-        if its email has not gone out."""
+    def prepare_code(self, job: CodeJob) -> tuple[str, str, str]:
+        """A code job as it goes to the broker: its Celery message, when its backup comes
+        due, and its payload (JSON), which is the backup."""
         now = self.clock()
         fields = payload_of(job)
         fields["published_at"] = now
@@ -71,7 +67,17 @@ class BrokerMailQueue:
             expires_at=job.expires_at,
             argsrepr=argsrepr_of(job),
         )
-        due = f"{now + self.backup_delay_seconds:.3f}"
+        return message.decode("ascii"), f"{now + self.backup_delay_seconds:.3f}", payload
+
+    async def publish_code(self, job: CodeJob) -> None:
+        """The job, and its backup due ``backup_delay_seconds`` later, in one command.
+
+        Kombu's Redis transport pops a job (BRPOP) before it records it as unacknowledged:
+        a worker killed in between loses that job for good. The backup closes that window:
+        it waits in a sorted set beside the queue, and when it comes due a worker's sweeper
+        (workers/backups.py) looks at the send's state in Redis and pushes the job again only
+        if its email has not gone out."""
+        message, due, payload = self.prepare_code(job)
         command = ("EVALSHA", self._publish_sha, 2, CODE_QUEUE, CODE_BACKUPS, message, due, payload)
         client = self.scripts_client or self.broker
         try:
@@ -90,3 +96,26 @@ class BrokerMailQueue:
             argsrepr=argsrepr_of(job),
         )
         await self.broker.lpush(NOTICE_QUEUE, message)
+
+
+@dataclass(frozen=True, slots=True)
+class InLoginPublish:
+    """Where the broker is a database of the state store's own (standalone) server, a
+    login's code job is pushed by the login script itself: the challenge and its job are one
+    atomic step, and the login one round trip instead of two."""
+
+    queue: BrokerMailQueue
+    broker_db: int
+    state_db: int
+
+    def job(self, job: CodeJob) -> InLoginJob:
+        message, due, payload = self.queue.prepare_code(job)
+        return InLoginJob(
+            CODE_QUEUE,
+            CODE_BACKUPS,
+            str(self.broker_db),
+            str(self.state_db),
+            message,
+            due,
+            payload,
+        )

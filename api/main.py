@@ -17,7 +17,7 @@ from api import problems
 from api.admin import build_admin
 from api.auth import ApiKeys
 from api.limits import BodySizeLimit
-from api.mailqueue import BrokerMailQueue, MailQueue
+from api.mailqueue import BrokerMailQueue, InLoginPublish, MailQueue
 from api.metrics import Metrics, exposition_registry
 from api.operations import operations
 from api.requestid import RequestId
@@ -32,6 +32,7 @@ from shared.redisconn import (
     async_broker_client,
     async_scripts_client,
     async_state_client,
+    broker_beside_state,
 )
 from shared.settings import Settings, load_settings
 from shared.store import Store
@@ -70,14 +71,20 @@ def create_app(
     broker_scripts = None if broker else async_scripts_client(settings, settings.broker_url)
     metrics = Metrics()
     store = Store(state_redis, scripts_client=state_scripts)
-    mail = mail or BrokerMailQueue(
-        broker_redis,
-        backup_delay_seconds(settings.broker_visibility_timeout_seconds),
-        clock,
-        broker_scripts,
-    )
+    in_login: InLoginPublish | None = None
+    if mail is None:
+        broker_queue = BrokerMailQueue(
+            broker_redis,
+            backup_delay_seconds(settings.broker_visibility_timeout_seconds),
+            clock,
+            broker_scripts,
+        )
+        dbs = broker_beside_state(settings) if redis is None and broker is None else None
+        if dbs is not None:
+            in_login = InLoginPublish(broker_queue, state_db=dbs[0], broker_db=dbs[1])
+        mail = broker_queue
     webhooks = WebhookQueue(broker_redis) if settings.webhook_url else None
-    twostep = TwoStep(settings, store, mail, metrics, clock, webhooks)
+    twostep = TwoStep(settings, store, mail, metrics, clock, webhooks, in_login)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

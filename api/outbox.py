@@ -40,16 +40,12 @@ class Outbox:
         self._code_jobs = metrics.jobs.labels("code")  # the login path's, bound once
         self._sealer = sealer
 
-    async def code(
-        self,
-        challenge_id: str,
-        send_no: int,
-        code: str,
-        expires_at: float,
-        seen: Seen,
-    ) -> None:
+    def code_job(
+        self, challenge_id: str, send_no: int, code: str, expires_at: float, seen: Seen
+    ) -> CodeJob:
+        """The job that mails a code, the code sealed to this send."""
         sealed = self._sealer.seal(code, code_seal_context(challenge_id, send_no))
-        job = CodeJob(
+        return CodeJob(
             challenge_id=challenge_id,
             send_no=send_no,
             sealed_code=sealed,
@@ -58,7 +54,15 @@ class Outbox:
             client_label=seen.label or None,
             request_id=request_id(),
         )
-        await self.mail.publish_code(job)
+
+    async def code(
+        self, challenge_id: str, send_no: int, code: str, expires_at: float, seen: Seen
+    ) -> None:
+        await self.mail.publish_code(self.code_job(challenge_id, send_no, code, expires_at, seen))
+        self.published_code()
+
+    def published_code(self) -> None:
+        """Count a code job published (here, or by the login script)."""
         self._code_jobs.inc()
 
     async def notice(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from api.audit import AuditTrail
 from api.authenticators import Authenticators
-from api.mailqueue import MailQueue
+from api.mailqueue import InLoginPublish, MailQueue
 from api.metrics import Metrics
 from api.outbox import Outbox, Seen
 from api.outcomes import account_view, pending, refusal
@@ -58,8 +58,11 @@ class TwoStep:
         metrics: Metrics,
         clock: Clock,
         webhooks: Announcer | None = None,
+        in_login: InLoginPublish | None = None,
     ) -> None:
         self.settings = settings
+        # When set, a login's code job is pushed by the login script itself (same server).
+        self.in_login = in_login
         self.store = store
         self.metrics = metrics
         self._pending_logins = metrics.logins.labels("pending")  # the hot path's, bound once
@@ -144,6 +147,12 @@ class TwoStep:
         challenge_id = codes.new_challenge_id(account_id)
         code = codes.new_code() if method == "email" else ""
         browser_id = codes.browser_id_of_token(token) if token else None
+        in_login = None
+        if code and self.in_login is not None:
+            # The script's own expiry: the time it is given (3 decimals) plus the lifetime.
+            code_expires = float(f"{now:.3f}") + self.settings.code_ttl_seconds
+            job = self.outbox.code_job(challenge_id, 1, code, code_expires, seen)
+            in_login = self.in_login.job(job)
         outcome = await self.store.open_login(
             account_id=account_id,
             challenge_id=challenge_id,
@@ -159,6 +168,7 @@ class TwoStep:
             max_emails_per_hour=self.settings.max_emails_per_hour,
             max_attempts=self.settings.max_attempts,
             audit=self.trail.entry(now, seen),
+            publish=in_login,
         )
         if outcome.status == "not_found":
             self.metrics.logins.labels("account_not_found").inc()
@@ -174,7 +184,9 @@ class TwoStep:
             self.metrics.logins.labels(outcome.status).inc()
             raise refused
         email, _locale, _sends, expires_at, resend_at, totp, recovery = outcome.values
-        if code:
+        if in_login is not None:
+            self.outbox.published_code()  # by the login script
+        elif code:
             await self.outbox.code(challenge_id, 1, code, float(expires_at), seen)
         self._pending_logins.inc()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)

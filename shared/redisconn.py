@@ -245,3 +245,16 @@ def async_scripts_client(settings: Settings, url: str) -> MuxRedis | None:
         timeout=settings.redis_timeout_seconds,
         connect_timeout=settings.redis_timeout_seconds,
     )
+
+
+def broker_beside_state(settings: Settings) -> tuple[int, int] | None:
+    """``(state db, broker db)`` when the broker is a database of the state store's own
+    standalone server (the URLs differ in their database at most), else ``None``."""
+    if settings.redis_mode is not RedisMode.STANDALONE:
+        return None
+    urls = (settings.redis_url, settings.broker_url)
+    if not all(url.startswith(("redis://", "unix://")) for url in urls):
+        return None
+    state, broker = (redis.asyncio.connection.parse_url(url) for url in urls)
+    state_db, broker_db = int(state.pop("db", 0) or 0), int(broker.pop("db", 0) or 0)
+    return (state_db, broker_db) if state == broker else None

@@ -122,6 +122,24 @@ def _event(event_id: str, raw: dict[Any, Any]) -> AuditEvent:
     return AuditEvent(event_id, kind, at, ip, request_id, fields)
 
 
+@dataclass(frozen=True, slots=True)
+class InLoginJob:
+    """A login's code job for the login script to push, when the broker is a database of
+    the state store's own server: the challenge and its job are then one atomic step and
+    one round trip (``login.lua``, ``api/mailqueue.py``)."""
+
+    queue: str
+    backups: str
+    broker_db: str
+    state_db: str
+    message: str
+    due: str
+    payload: str
+
+
+_NO_JOB = InLoginJob("", "", "", "", "", "", "")
+
+
 def _outcome(raw: Any) -> Outcome:
     items = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
     return Outcome(items[0], tuple(items[1:]))
@@ -317,8 +335,11 @@ class Store:
         max_emails_per_hour: int,
         max_attempts: int,
         audit: Audit | None = None,
+        publish: InLoginJob | None = None,
     ) -> Outcome:
+        """``publish``: the code job, pushed by the login script itself (same server)."""
         keys = AccountKeys.of(account_id)
+        job = publish or _NO_JOB
         raw = await self._audited(
             "login",
             keys,
@@ -331,6 +352,10 @@ class Store:
                 keys.browser_expiry,
                 keys.challenge(challenge_id),
                 keys.recovery,
+                # Without a job, stand-ins from the account's own slot (a Cluster refuses keys
+                # of other slots in a script); the script does not touch them.
+                job.queue or keys.profile,
+                job.backups or keys.profile,
             ],
             [
                 f"{now:.3f}",
@@ -346,6 +371,11 @@ class Store:
                 client_label,
                 max_attempts,
                 short_id(challenge_id),
+                job.broker_db,
+                job.state_db,
+                job.message,
+                job.due,
+                job.payload,
             ],
             audit,
             now,

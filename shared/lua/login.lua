@@ -6,12 +6,18 @@
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
 -- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
 -- ARGV[13] the challenge's short id (its key's last part)
+-- KEYS[9] the code queue  KEYS[10] its backups: on the broker, which is then a database of
+-- this same server (standalone only; api/mailqueue.py InLoginPublish)
+-- ARGV[14] the broker's database ("" when the job is published after the script instead)
+-- ARGV[15] this script's own database  ARGV[16] the code job's Celery message
+-- ARGV[17] when its backup comes due (epoch s)  ARGV[18] the job's payload (JSON)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
 --       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}
 -- Invariant: a challenge exists only for an enabled, unlocked account under its email cap,
--- and each code email it promises is counted in the rolling hour before it is queued.
+-- and each code email it promises is counted in the rolling hour before it is queued; with
+-- ARGV[14], its code job and backup are queued in the same atomic step as the challenge.
 local now = tonumber(ARGV[1])
 local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp')
 if not profile[1] then return {'not_found'} end
@@ -75,5 +81,12 @@ if sends == 0 then
   redis.call('HSET', KEYS[4], ARGV[13], 1)
   redis.call('EXPIRE', KEYS[4], ttl)
 end
+local recovery = redis.call('HLEN', KEYS[8])
+if sends == 1 and ARGV[14] ~= '' then
+  redis.call('SELECT', ARGV[14])
+  redis.call('LPUSH', KEYS[9], ARGV[16])
+  redis.call('ZADD', KEYS[10], ARGV[17], ARGV[18])
+  redis.call('SELECT', ARGV[15])
+end
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
-        profile[4] or '0', redis.call('HLEN', KEYS[8])}
+        profile[4] or '0', recovery}
