@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import redis
 import redis.asyncio
+from fastapi import FastAPI
 
 from api.main import create_app
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE
@@ -108,7 +110,14 @@ async def live_api(
         broker_url=redis_server.url(live_settings.pop("broker_db", BROKER_DB)),
         **live_settings,
     )
-    app = create_app(settings, clock=offset_clock)
+    async with running(create_app(settings, clock=offset_clock)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An authenticated client of an app in process, its lifespan run around it (which
+    closes the Redis clients and connections it made)."""
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),

@@ -17,12 +17,14 @@ from shared.crypto import Sealer
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, code_seal_context
 from shared.redisconn import broker_beside_state
 from shared.settings import Settings
-from tests.conftest import AUTH, make_settings
+from tests.conftest import make_settings
+from tests.integration.conftest import running
 from tests.processes import SECRET_KEY, RedisServer
 
 pytestmark = pytest.mark.integration
 
-STATE_DB, BROKER_DB = 0, 1
+# Databases no test worker listens to (the integration workers consume db 1).
+STATE_DB, BROKER_DB = 8, 9
 
 
 @pytest.fixture
@@ -32,13 +34,7 @@ async def api(clean_redis: RedisServer) -> AsyncIterator[httpx.AsyncClient]:
     )
     app = create_app(settings)
     assert app.state.twostep.in_login is not None
-    transport = httpx.ASGITransport(app=app)
-    # The app's lifespan closes its Redis clients and connections at the end.
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client,
-    ):
-        client.headers.update(AUTH)
+    async with running(app) as client:
         yield client
 
 

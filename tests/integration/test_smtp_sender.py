@@ -248,26 +248,28 @@ def test_wait_for_reports_what_arrived_on_timeout(catcher: MailCatcher, sender: 
         catcher.wait_for(2, timeout=0.2)
 
 
-def test_a_refused_recipient_is_permanent_and_the_connection_serves_the_next_send(
-    catcher: MailCatcher, sender: SmtpSender
+@pytest.mark.parametrize(
+    ("command", "code", "text", "error"),
+    [
+        ("RCPT", 550, "no such user", PermanentSmtpError),
+        ("MAIL", 451, "greylisted", TransientSmtpError),
+    ],
+    ids=["recipient-refused", "sender-refused"],
+)
+def test_a_refused_envelope_is_sorted_by_code_and_the_connection_serves_the_next_send(
+    catcher: MailCatcher,
+    sender: SmtpSender,
+    command: str,
+    code: int,
+    text: str,
+    error: type[Exception],
 ) -> None:
-    catcher.refuse_next("RCPT", 550, "no such user")
-    with pytest.raises(PermanentSmtpError, match="SMTP 550 no such user"):
+    catcher.refuse_next(command, code, text)
+    with pytest.raises(error, match=f"SMTP {code} {text}"):
         sender.send(mail(1))
     sender.send(mail(2))
     [message] = catcher.wait_for(1)
     assert message["Subject"] == "Message 2"
-    assert catcher.connections == 1
-
-
-def test_a_refused_sender_is_transient_on_4xx_and_the_connection_is_kept(
-    catcher: MailCatcher, sender: SmtpSender
-) -> None:
-    catcher.refuse_next("MAIL", 451, "greylisted")
-    with pytest.raises(TransientSmtpError, match="SMTP 451 greylisted"):
-        sender.send(mail(1))
-    sender.send(mail(2))
-    assert len(catcher.wait_for(1)) == 1
     assert catcher.connections == 1
 
 

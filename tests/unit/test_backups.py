@@ -30,7 +30,8 @@ from tests.topologies import RedisCluster
 from workers.backups import BackupSweeper, Sweep, SweeperThread, goes_again
 
 DELAY = 45.0
-STATE_DB, BROKER_DB = 0, 1
+# Databases no test worker listens to (the integration workers consume db 1).
+STATE_DB, BROKER_DB = 8, 9
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 
 import fakeredis
@@ -49,17 +50,27 @@ def sender() -> FakeSender:
     return FakeSender()
 
 
-@pytest.fixture
-def runtime(server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock) -> Runtime:
+def make_runtime(
+    server: fakeredis.FakeServer,
+    sender: FakeSender,
+    clock: FakeClock,
+    mail_rate_per_second: float = 1000,
+    sleep: Callable[[float], None] = lambda seconds: None,
+) -> Runtime:
     return Runtime(
-        settings=make_settings(mail_rate_per_second=1000),
+        settings=make_settings(mail_rate_per_second=mail_rate_per_second),
         delivery=DeliveryStore(fakeredis.FakeRedis(server=server)),
         sender=sender,  # type: ignore[arg-type]
         renderer=Renderer(DEFAULT_TEMPLATES_DIR),
         sealer=Sealer(SECRET_KEY),
         clock=clock,
-        sleep=lambda seconds: None,
+        sleep=sleep,
     )
+
+
+@pytest.fixture
+def runtime(server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock) -> Runtime:
+    return make_runtime(server, sender, clock)
 
 
 async def _challenge(server: fakeredis.FakeServer, clock: FakeClock) -> tuple[Store, str]:
@@ -229,15 +240,7 @@ async def test_a_code_email_waits_for_the_global_mail_rate(
     server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
 ) -> None:
     slept: list[float] = []
-    runtime = Runtime(
-        settings=make_settings(mail_rate_per_second=1),
-        delivery=DeliveryStore(fakeredis.FakeRedis(server=server)),
-        sender=sender,  # type: ignore[arg-type]
-        renderer=Renderer(DEFAULT_TEMPLATES_DIR),
-        sealer=Sealer(SECRET_KEY),
-        clock=clock,
-        sleep=slept.append,
-    )
+    runtime = make_runtime(server, sender, clock, mail_rate_per_second=1, sleep=slept.append)
     _, challenge_id = await _challenge(server, clock)
     assert runtime.delivery.take_mail_token(1, 1) == 0  # another worker took the only token
     assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
