@@ -56,6 +56,7 @@ class DeliveryStore:
                 "claim_notice",
                 "finish_notice",
                 "take_mail_token",
+                "return_mail_token",
             )
         }
 
@@ -83,7 +84,7 @@ class DeliveryStore:
         """``claim_code_send`` and ``take_mail_token`` in one round trip: the claim, and the
         seconds to wait before sending (0: a token was taken). The two touch keys in
         different Cluster slots, so they are two scripts, pipelined. A token taken for a send
-        that is not this worker's to make is not given back: it only happens to duplicates."""
+        that is not this worker's to make is given back (``return_mail_token``)."""
         keys = _claim_keys(challenge_id)
         if keys is None:
             return Claim("stale"), 0.0
@@ -136,6 +137,10 @@ class DeliveryStore:
             keys=[notice_marker(notice_id)],
             args=[claimant, "1" if sent else "0", NOTICE_MARKER_TTL_SECONDS],
         )
+
+    def return_mail_token(self, burst: float) -> None:
+        """Give back a token taken for a send this worker did not make."""
+        self._scripts["return_mail_token"](keys=[MAIL_BUCKET], args=[burst])
 
     def take_mail_token(self, rate_per_second: float, burst: float) -> float:
         """Seconds to wait before sending; 0 when this worker may send now."""

@@ -20,6 +20,7 @@ NAMES = (
     "claim_notice",
     "finish_notice",
     "take_mail_token",
+    "return_mail_token",
     "totp_enrol",
     "totp_confirm",
     "totp_disable",

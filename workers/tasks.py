@@ -56,6 +56,10 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime),
         *runtime.mail_rate(),
     )  # fmt: skip
+    if claim.status != "send" and token_wait == 0:
+        # A duplicate (a backup's copy, a retry of a busy send) must not use up the mail
+        # rate that real sends need.
+        runtime.delivery.return_mail_token(runtime.mail_rate()[1])
     if claim.status == "busy":
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
     if claim.status != "send":

@@ -13,7 +13,7 @@ from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
 from shared.errors import PermanentSmtpError, TransientSmtpError
 from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
-from shared.keys import AccountKeys, challenge_key
+from shared.keys import MAIL_BUCKET, AccountKeys, challenge_key
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
@@ -268,3 +268,17 @@ async def test_a_code_job_whose_account_is_gone_is_dropped(
     fakeredis.FakeRedis(server=server).delete(AccountKeys.of("u-1").profile)
     assert tasks.send_code(runtime, _job(challenge_id), 0) == "stale"
     assert sender.sent == []
+
+
+async def test_a_duplicate_gives_back_the_mail_token_its_claim_took(
+    server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
+) -> None:
+    runtime = make_runtime(server, sender, clock, mail_rate_per_second=1)  # a bucket of one
+    _, challenge_id = await _challenge(server, clock)
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+    bucket = fakeredis.FakeRedis(server=server)
+    bucket.hset(MAIL_BUCKET, "tokens", "1")  # refilled
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "done"
+    # The copy's claim took the token in the same round trip, and gave it back.
+    assert float(bucket.hget(MAIL_BUCKET, "tokens") or 0) == 1.0
+    assert len(sender.sent) == 1
