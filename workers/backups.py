@@ -123,7 +123,9 @@ class BackupSweeper:
         for member in leased:
             try:
                 job = job_of(CodeJob, json.loads(member))
-            except (ValueError, TypeError) as exc:
+                if not isinstance(job.challenge_id, str) or not isinstance(job.send_no, int):
+                    raise TypeError("not a code job")
+            except Exception as exc:  # anything unreadable is dropped, never stops the sweep
                 log.warning("code backup dropped, unreadable (%s)", type(exc).__name__)
                 continue
             key = challenge_key(job.challenge_id)
@@ -194,3 +196,5 @@ class SweeperThread:
                 self.count(sweeper.sweep())
             except RedisError as exc:
                 log.warning("code backups not swept this time: %s", type(exc).__name__)
+            except Exception:  # a bug must not end the safety net for good: say so, go on
+                log.exception("code backups not swept this time")

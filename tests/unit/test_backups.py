@@ -233,14 +233,19 @@ async def test_a_lease_keeps_a_backup_to_one_sweeper_and_ends_if_that_sweeper_di
     assert len(parts.queued()) == 1
 
 
-async def test_an_unreadable_backup_is_dropped_and_logged(
+async def test_unreadable_backups_are_dropped_and_logged_and_the_rest_still_go(
     parts: Parts, caplog: pytest.LogCaptureFixture
 ) -> None:
-    parts.broker.zadd(CODE_BACKUPS, {b"not json": parts.clock() - 1})
+    await parts.challenge("u-1")
+    parts.lose_the_jobs()
+    junk = [b"not json", b"[]", b"null", b'{"challenge_id": 7, "send_no": "1"}']
+    parts.broker.zadd(CODE_BACKUPS, dict.fromkeys(junk, parts.clock() - 1))
+    parts.clock.advance(DELAY)
     with caplog.at_level(logging.WARNING, logger="twostep.worker"):
-        assert parts.sweeper().sweep() == Sweep(settled=1, sent_again=0)
-    assert "unreadable" in caplog.text
+        assert parts.sweeper().sweep() == Sweep(settled=5, sent_again=1)
+    assert caplog.text.count("unreadable") == len(junk)
     assert parts.broker.zcard(CODE_BACKUPS) == 0
+    assert len(parts.queued()) == 1
 
 
 @pytest.mark.parametrize(
@@ -274,6 +279,8 @@ def test_the_sweeper_thread_sweeps_again_after_a_failure_and_stops_when_asked() 
             attempts.append("sweep")
             if len(attempts) == 1:
                 raise RedisConnectionError("broker away")
+            if len(attempts) == 2:
+                raise KeyError("a bug")  # logged; the safety net goes on
             swept.set()
             return Sweep(settled=2, sent_again=1)
 
@@ -282,6 +289,6 @@ def test_the_sweeper_thread_sweeps_again_after_a_failure_and_stops_when_asked() 
     thread.start()
     assert swept.wait(5)
     thread.stop()
-    assert attempts[:2] == ["sweep", "sweep"]
+    assert attempts[:3] == ["sweep", "sweep", "sweep"]
     assert counted[0] == Sweep(settled=2, sent_again=1)
     assert not thread._thread.is_alive()
