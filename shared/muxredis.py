@@ -194,15 +194,21 @@ class MuxRedis:
         return await connection.send(_pack(args), self.timeout)
 
     async def _connected(self) -> _Connection:
-        # Calls that arrive while connecting wait for the same connection.
-        if self._connecting is None or self._connecting.get_loop() is not _running_loop():
-            self._connecting = asyncio.ensure_future(self._connect())
+        # Calls that arrive while connecting wait for the same attempt; a finished attempt
+        # (its callers gone, or failed) is never reused: a new call makes a new one.
         connecting = self._connecting
+        if connecting is None or connecting.done() or connecting.get_loop() is not _running_loop():
+            connecting = self._connecting = asyncio.ensure_future(self._connect())
+            # Its failure is its callers' to see; with none left, it is only dropped here.
+            connecting.add_done_callback(_retrieve)
         try:
-            return await asyncio.shield(connecting)
+            connection = await asyncio.shield(connecting)
         finally:
             if connecting.done() and self._connecting is connecting:
                 self._connecting = None
+        if connection.closed:
+            raise RedisConnectionError(f"Connection to Redis at {self.where()} lost")
+        return connection
 
     async def _connect(self) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -239,6 +245,11 @@ class MuxRedis:
         connection, self._connection = self._connection, None
         if connection is not None and not connection.closed:
             connection.close(RedisConnectionError("Redis client closed"))
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _running_loop() -> asyncio.AbstractEventLoop:

@@ -167,6 +167,27 @@ def test_a_cancelled_call_drops_its_reply_and_the_next_caller_gets_its_own(
     run(body)
 
 
+def test_a_connect_whose_callers_all_went_away_is_not_reused_after_a_loss(
+    clean_redis: RedisServer, run: Callable[[Body], None]
+) -> None:
+    async def body() -> None:
+        client = mux(clean_redis.url(), timeout=2)
+        abandoned = asyncio.ensure_future(client.execute_command("CLIENT", "ID"))
+        await asyncio.sleep(0)  # the connect has started
+        abandoned.cancel()
+        await asyncio.sleep(0.2)  # and finished, with no caller left
+        connection_id = await client.execute_command("CLIENT", "ID")
+        with redis.Redis.from_url(clean_redis.url()) as admin:
+            admin.execute_command("CLIENT", "KILL", "ID", connection_id)
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        assert await client.execute_command("PING") == "PONG"
+        assert time.monotonic() - started < 0.5  # a new connection, not a timeout
+        await client.aclose()
+
+    run(body)
+
+
 def test_nothing_listening_is_a_quick_connection_error(run: Callable[[Body], None]) -> None:
     async def body() -> None:
         client = mux(f"redis://127.0.0.1:{free_port()}/0")
@@ -178,7 +199,9 @@ def test_nothing_listening_is_a_quick_connection_error(run: Callable[[Body], Non
     run(body)
 
 
-def test_each_event_loop_gets_its_own_connection(clean_redis: RedisServer) -> None:
+def test_a_client_closed_in_one_event_loop_connects_again_in_another(
+    clean_redis: RedisServer,
+) -> None:
     client = mux(clean_redis.url())
 
     async def connection_id() -> int:
