@@ -79,7 +79,10 @@ def create_app(
             clock,
             broker_scripts,
         )
-        dbs = broker_beside_state(settings) if redis is None and broker is None else None
+        # Not with replica acknowledgement: the job would be queued before WAIT could refuse
+        # the login, so a 503 would still mail a code.
+        built_here = redis is None and broker is None and settings.redis_min_replicas_ack == 0
+        dbs = broker_beside_state(settings) if built_here else None
         if dbs is not None:
             in_login = InLoginPublish(broker_queue, state_db=dbs[0], broker_db=dbs[1])
         mail = broker_queue

@@ -73,7 +73,8 @@ async def test_the_login_script_queues_the_job_and_its_backup_on_the_broker_data
     # The job opens to the code the challenge checks: the right code verifies.
     verified = await api.post(f"/v1/challenges/{challenge_id}/verify", json={"code": code})
     assert verified.status_code == 200, verified.text
-    # The script put the connection back on the state's database: later calls work there.
+    # The login's connection still works on the state's database (Redis keeps the caller's
+    # database whatever a script selects): the verify above ran its script there.
     assert (await api.get("/v1/accounts/u-1")).json()["email"] == "u-1@example.com"
 
 
@@ -89,6 +90,17 @@ async def test_a_login_that_mails_nothing_queues_nothing(
     with redis.Redis.from_url(clean_redis.url(BROKER_DB)) as broker:
         assert broker.llen(CODE_QUEUE) == 0
         assert broker.zcard(CODE_BACKUPS) == 0
+
+
+def test_with_replica_acknowledgement_the_job_is_queued_after_the_login(
+    clean_redis: RedisServer,
+) -> None:
+    settings = make_settings(
+        redis_url=clean_redis.url(STATE_DB),
+        broker_url=clean_redis.url(BROKER_DB),
+        redis_min_replicas_ack=1,
+    )
+    assert create_app(settings).state.twostep.in_login is None
 
 
 @pytest.mark.parametrize(
