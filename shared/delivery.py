@@ -60,17 +60,6 @@ class DeliveryStore:
             )
         }
 
-    def claim_code_send(
-        self, challenge_id: str, send_no: int, claimant: str, now: float, hold_seconds: int
-    ) -> Claim:
-        keys = _claim_keys(challenge_id)
-        if keys is None:
-            return Claim("stale")
-        answer = self._scripts["claim_code_send"](
-            keys=keys, args=[send_no, f"{now:.3f}", claimant, hold_seconds]
-        )
-        return Claim.of(answer)
-
     def claim_code_send_paced(
         self,
         challenge_id: str,
@@ -81,8 +70,9 @@ class DeliveryStore:
         rate_per_second: float,
         burst: float,
     ) -> tuple[Claim, float]:
-        """``claim_code_send`` and ``take_mail_token`` in one round trip: the claim, and the
-        seconds to wait before sending (0: a token was taken). The two touch keys in
+        """May this worker send the email of a send (``claim_code_send.lua``)? The claim and
+        a token of the global mail rate (``take_mail_token``) in one round trip: the claim,
+        and the seconds to wait before sending (0: a token was taken). They touch keys in
         different Cluster slots, so they are two scripts, pipelined. A token taken for a send
         that is not this worker's to make is given back (``return_mail_token``)."""
         keys = _claim_keys(challenge_id)

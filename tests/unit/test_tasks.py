@@ -182,7 +182,8 @@ async def test_a_send_claimed_by_another_worker_is_retried_later(
 ) -> None:
     _, challenge_id = await _challenge(server, clock)
     other = DeliveryStore(fakeredis.FakeRedis(server=server))
-    assert other.claim_code_send(challenge_id, 1, "other-worker", clock(), 60).status == "send"
+    claim, _wait = other.claim_code_send_paced(challenge_id, 1, "other-worker", clock(), 60, 9, 9)
+    assert claim.status == "send"
     with pytest.raises(tasks.RetryLater):
         tasks.send_code(runtime, _job(challenge_id), 0)
     clock.advance(61)  # the other worker died: its claim runs out
