@@ -157,7 +157,7 @@ def async_state_client(settings: Settings) -> AsyncStateRedis:
         client = _AsyncCluster.from_url(settings.redis_url, **_cluster_options(options))
     elif settings.redis_mode is RedisMode.SENTINEL:
         sentinel = SentinelUrl.parse(settings.redis_url)
-        manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        manager = redis.asyncio.sentinel.Sentinel(
             sentinel.sentinels, sentinel_kwargs=_timeouts(options)
         )
         client = manager.master_for(
@@ -182,7 +182,7 @@ def async_broker_client(settings: Settings) -> redis.asyncio.Redis:
     client: redis.asyncio.Redis
     if is_sentinel_url(settings.broker_url):
         sentinel = SentinelUrl.parse(settings.broker_url)
-        manager = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        manager = redis.asyncio.sentinel.Sentinel(
             sentinel.sentinels, sentinel_kwargs=_timeouts(options)
         )
         client = manager.master_for(
@@ -206,10 +206,8 @@ def sync_client(url: str, settings: Settings) -> SyncStateRedis:
         return _SyncCluster.from_url(url, **_cluster_options(options))
     if settings.redis_mode is RedisMode.SENTINEL:
         sentinel = SentinelUrl.parse(url)
-        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
-        )
-        master: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+        manager = redis.sentinel.Sentinel(sentinel.sentinels, sentinel_kwargs=_timeouts(options))
+        master: redis.Redis = manager.master_for(
             cast(str, settings.redis_sentinel_master), **_sentinel_kwargs(sentinel, options)
         )
         return master
@@ -222,10 +220,8 @@ def sync_broker_client(settings: Settings) -> redis.Redis:
     options = _sync_options(settings)
     if is_sentinel_url(settings.broker_url):
         sentinel = SentinelUrl.parse(settings.broker_url)
-        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            sentinel.sentinels, sentinel_kwargs=_timeouts(options)
-        )
-        master: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
+        manager = redis.sentinel.Sentinel(sentinel.sentinels, sentinel_kwargs=_timeouts(options))
+        master: redis.Redis = manager.master_for(
             cast(str, settings.broker_master), **_sentinel_kwargs(sentinel, options)
         )
         return master
