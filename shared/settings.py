@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     broker_sentinel_master: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,64}$")
     redis_min_replicas_ack: int = Field(default=0, ge=0, le=16)
 
-    code_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    # At most the hour the send log keeps: it is how turning two-step off, the support reset
+    # and deleting the account find an emailed challenge to end it.
+    code_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     max_attempts: int = Field(default=5, ge=1, le=100)
     account_lock_threshold: int = Field(default=10, ge=1, le=1000)
     account_lock_seconds: int = Field(default=900, ge=1)

@@ -257,8 +257,8 @@ class Store:
         raw = await self._audited(
             "set_two_step",
             keys,
-            [keys.profile, keys.browsers, keys.browser_expiry],
-            ["1" if enabled else "0", f"{now:.3f}"],
+            [keys.profile, keys.browsers, keys.browser_expiry, keys.challenges, keys.sends],
+            ["1" if enabled else "0", f"{now:.3f}", keys.challenge_prefix],
             audit,
             now,
         )

@@ -11,14 +11,15 @@
 --       | {"pending", email, locale, sends, expires_at, resend_at, ip, label, totp,
 --          recovery_remaining}
 -- Invariant: the old digest is overwritten in the same step that counts the send, so the
--- old code is dead the moment a new one exists; attempts are never touched.
+-- old code is dead the moment a new one exists; attempts are never touched; a challenge of
+-- an account whose two-step is off (or that is gone) is ended: {"not_found"}, nothing sent.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'resend_at', 'sends', 'ip', 'label')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
+local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'totp', 'two_step')
+if not profile[1] or profile[4] ~= '1' then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
 if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
-local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'totp')
-if not profile[1] then return {'not_found'} end
 local locked_until = tonumber(redis.call('HGET', KEYS[3], 'locked_until') or '0')
 if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
 local resend_at = tonumber(ch[3])

@@ -1,9 +1,13 @@
 -- set_two_step.lua: the account settings' "Enable two-step verification" checkbox, applied.
 -- KEYS[1] profile  KEYS[2] browsers  KEYS[3] browser-expiry
+-- KEYS[4] challenges (short ids of challenges that mailed nothing)  KEYS[5] sends (send log)
 -- ARGV[1] "1" to enable, "0" to disable  ARGV[2] now (epoch s)
+-- ARGV[3] the key prefix of the account's challenges (from shared/keys.py)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"ok", changed (1|0), email, locale}
--- Invariant: two-step off means no trusted browser survives; they go in the same step.
+-- Invariant: two-step off means no trusted browser and no open challenge survives; they go
+-- in the same step, so a code asked for before "off" cannot sign in (or remember a browser)
+-- after two-step is turned on again. The send log stays: it is the hourly email cap.
 local current = redis.call('HMGET', KEYS[1], 'two_step', 'email', 'locale')
 if not current[2] then return {'not_found'} end
 local changed = 0
@@ -15,6 +19,11 @@ local revoked = 0
 if ARGV[1] == '0' then
   revoked = redis.call('ZCARD', KEYS[3])
   redis.call('DEL', KEYS[2], KEYS[3])
+  for _, id in ipairs(redis.call('HKEYS', KEYS[4])) do redis.call('DEL', ARGV[3] .. id) end
+  for _, entry in ipairs(redis.call('ZRANGE', KEYS[5], 0, -1)) do
+    redis.call('DEL', ARGV[3] .. string.match(entry, '^(.*):%d+$'))
+  end
+  redis.call('DEL', KEYS[4])
 end
 if changed == 1 then
   audit(ARGV[1] == '1' and 'two_step_enabled' or 'two_step_disabled', 'browsers_revoked', revoked)

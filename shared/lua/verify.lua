@@ -15,18 +15,21 @@
 --       | {"locked", retry_after[, locks set]} | {"invalid", attempts_left}
 --   (locks set: what this very check locked: "challenge", "account" or "challenge+account")
 --       | {"verified", account_id, email, locale, recovery codes left}
--- Invariants: every wrong code is counted before anything is returned, so N parallel wrong
--- guesses cost N attempts; once attempts reach max_attempts even the right code fails; a
--- TOTP step is accepted once per account (later than the last accepted one); a recovery
--- code is deleted by the check that accepts it.
+-- Invariants: a challenge of an account whose two-step is off (or that is gone) is ended:
+-- {"not_found"}, nothing counted or used; every wrong code is counted before anything is
+-- returned, so N parallel wrong guesses cost N attempts; once attempts reach max_attempts
+-- even the right code fails; a TOTP step is accepted once per account (later than the
+-- last accepted one); a recovery code is deleted by the check that accepts it.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'account_id')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
+local flags = redis.call('HMGET', KEYS[5], 'two_step', 'totp')
+if flags[1] ~= '1' then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
 if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
 
 local method = ARGV[12]
-if method == 'totp' and redis.call('HGET', KEYS[5], 'totp') ~= '1' then return {'no_method'} end
+if method == 'totp' and flags[2] ~= '1' then return {'no_method'} end
 if method == 'recovery_code' and redis.call('HLEN', KEYS[7]) == 0 then return {'no_method'} end
 
 local locked_until = tonumber(redis.call('HGET', KEYS[2], 'locked_until') or '0')
