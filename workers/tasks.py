@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.codes import mask_email
 from shared.crypto import SealError
@@ -38,6 +42,37 @@ def backoff_seconds(retries: int) -> float:
     """Exponential back-off with jitter: about 2 s, then up to 4, 8, ... at most 60."""
     ceiling = min(60.0, 2.0 * 2**retries)
     return random.uniform(max(2.0, ceiling / 2), ceiling)
+
+
+MARK_RETRY_FIRST_SECONDS = 0.25
+MARK_RETRY_MAX_SECONDS = 2.0
+
+
+def mark_sent(runtime: Runtime, write: Callable[[], object], what: str) -> None:
+    """Record that the mail server accepted an email, however long the state store is away.
+
+    Failing here would have the job run again and the email sent twice. The job is still
+    held, unacknowledged, and this worker's claim keeps other workers off the send, so keep
+    trying (back-off from 0.25 s to 2 s) for as long as the claim holds; only then give up
+    and let the job be retried (it may then be sent again)."""
+    delay = MARK_RETRY_FIRST_SECONDS
+    waited = 0.0
+    while True:
+        try:
+            write()
+        except (RedisConnectionError, RedisTimeoutError):
+            if waited + delay > claim_seconds(runtime):
+                log.error("sent mark not written, the job will run again %s", what)
+                raise
+            if waited == 0:
+                log.warning("redis unavailable, sent mark retried until written %s", what)
+            runtime.sleep(delay)
+            waited += delay
+            delay = min(MARK_RETRY_MAX_SECONDS, delay * 2)
+        else:
+            if waited:
+                log.info("sent mark written after %.1fs %s", waited, what)
+            return
 
 
 def _utc(epoch_seconds: float) -> datetime:
@@ -100,7 +135,13 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "failed", runtime.claimant)
         log.error("code email failed for good (%s) %s", exc, job.describe())
         return "failed"
-    runtime.delivery.finish_code_send(job.challenge_id, job.send_no, "sent", runtime.claimant)
+    mark_sent(
+        runtime,
+        lambda: runtime.delivery.finish_code_send(
+            job.challenge_id, job.send_no, "sent", runtime.claimant
+        ),
+        job.describe(),
+    )
     runtime.delivered(CODE_QUEUE, job.published_at)
     log.info("code email sent to %s %s", mask_email(claim.email), job.describe())
     return "sent"
@@ -139,7 +180,11 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
         runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
         log.error("notice failed for good (%s) %s", type(exc).__name__, job.describe())
         return "failed"
-    runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=True)
+    mark_sent(
+        runtime,
+        lambda: runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=True),
+        job.describe(),
+    )
     runtime.delivered(NOTICE_QUEUE, job.published_at)
     log.info("notice sent to %s %s", mask_email(job.to), job.describe())
     return "sent"

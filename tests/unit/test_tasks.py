@@ -7,6 +7,7 @@ from email.message import EmailMessage
 
 import fakeredis
 import pytest
+import redis
 
 from shared import codes
 from shared.crypto import Sealer
@@ -283,3 +284,64 @@ async def test_a_duplicate_gives_back_the_mail_token_its_claim_took(
     # The copy's claim took the token in the same round trip, and gave it back.
     assert float(bucket.hget(MAIL_BUCKET, "tokens") or 0) == 1.0
     assert len(sender.sent) == 1
+
+
+class StateAwayAfterSending:
+    """The state store goes away the moment the mail server accepts a message, and comes
+    back after ``away_sleeps`` of the worker's waits; records the waits."""
+
+    def __init__(self, server: fakeredis.FakeServer, sender: FakeSender, away_sleeps: int):
+        self.server = server
+        self.away_sleeps = away_sleeps
+        self.waits: list[float] = []
+        deliver = sender.send
+
+        def send_then_lose_state(mail: OutgoingMail) -> None:
+            deliver(mail)
+            server.connected = False
+
+        sender.send = send_then_lose_state  # type: ignore[method-assign]
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if len(self.waits) >= self.away_sleeps:
+            self.server.connected = True
+
+
+async def test_a_sent_mark_that_cannot_be_written_is_retried_not_sent_again(
+    server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    outage = StateAwayAfterSending(server, sender, away_sleeps=4)
+    runtime = make_runtime(server, sender, clock, sleep=outage.sleep)
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
+    # Back-off while the job is held: 0.25 s, doubling, at most 2 s.
+    assert outage.waits == [0.25, 0.5, 1.0, 2.0]
+    state = fakeredis.FakeRedis(server=server, decode_responses=True)
+    assert state.hget(challenge_key(challenge_id), "delivery") == "sent"
+    # The broker delivers the job again: it is not emailed twice.
+    assert tasks.send_code(runtime, _job(challenge_id), 0) == "done"
+    assert len(sender.sent) == 1
+
+
+def test_a_notice_whose_sent_mark_waits_for_redis_is_sent_once(
+    server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
+) -> None:
+    outage = StateAwayAfterSending(server, sender, away_sleeps=3)
+    runtime = make_runtime(server, sender, clock, sleep=outage.sleep)
+    job = payload_of(NoticeJob("n2", "two_step_enabled", "u1@example.com", "en", START, "", None))
+    assert tasks.send_notice(runtime, job, 0) == "sent"
+    assert tasks.send_notice(runtime, job, 0) == "done"
+    assert len(sender.sent) == 1
+
+
+async def test_the_sent_mark_is_given_up_only_when_the_claim_has_run_out(
+    server: fakeredis.FakeServer, sender: FakeSender, clock: FakeClock
+) -> None:
+    _, challenge_id = await _challenge(server, clock)
+    outage = StateAwayAfterSending(server, sender, away_sleeps=1000)
+    runtime = make_runtime(server, sender, clock, sleep=outage.sleep)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        tasks.send_code(runtime, _job(challenge_id), 0)
+    assert sum(outage.waits) <= tasks.claim_seconds(runtime)
+    assert sum(outage.waits) > tasks.claim_seconds(runtime) - tasks.MARK_RETRY_MAX_SECONDS
