@@ -65,6 +65,12 @@ class LogFormat(StrEnum):
     TEXT = "text"
 
 
+# The keys docker-compose.yml falls back to. They are public (anyone can read that file), so a
+# service holding one is open to anyone: refused unless TWOSTEP_ALLOW_SAMPLE_KEYS says this is
+# a developer's machine, as the compose file does.
+SAMPLE_KEYS = frozenset({"dev-only-secret-key-do-not-use-in-production", "dev-api-key-0123456789"})
+
+
 class Settings(BaseSettings):
     """Every knob of twostep. Field ``x`` is read from ``TWOSTEP_X``."""
 
@@ -73,6 +79,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(min_length=32)
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
     previous_secret_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    allow_sample_keys: bool = False
     issuer: str = Field(default="twostep", min_length=1, max_length=64, pattern=r"^[^:\x00-\x1f]+$")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -140,6 +147,18 @@ class Settings(BaseSettings):
         if any(ch in value for ch in "\r\n\0"):
             raise ValueError("must be a single line")
         return value
+
+    @model_validator(mode="after")
+    def _no_sample_keys(self) -> Settings:
+        secrets = {self.secret_key.get_secret_value(), *self.previous_secrets}
+        candidates = (("TWOSTEP_SECRET_KEY", secrets), ("TWOSTEP_API_KEYS", set(self.api_keys)))
+        holding = [name for name, keys in candidates if keys & SAMPLE_KEYS]
+        if holding and not self.allow_sample_keys:
+            raise ValueError(
+                f"{' and '.join(holding)} hold docker-compose.yml's public sample key: set your"
+                " own (or TWOSTEP_ALLOW_SAMPLE_KEYS=true, on a developer's machine only)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _webhook_signed(self) -> Settings:

@@ -3,8 +3,11 @@ resolves the file."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
+from shared.errors import ConfigError
+from shared.settings import load_settings
 from tests.conftest import make_settings
 from tests.deploy.manifests import PROMETHEUS_CONFIG, compose_config
 
@@ -53,3 +56,33 @@ def test_the_api_and_worker_get_an_empty_multiprocess_metrics_folder() -> None:
     for name in ("api", "worker"):
         service = services[name]
         assert service["environment"][MULTIPROC] in service["tmpfs"]
+
+
+def test_every_published_port_is_bound_to_loopback_only() -> None:
+    services = compose_config("--profile", "ops")["services"]
+    published = [
+        (name, port) for name, service in services.items() for port in service.get("ports", [])
+    ]
+    assert published, "the portal, the API and the mail catcher are published"
+    for name, port in published:
+        assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+
+
+def test_the_compose_files_sample_keys_start_nothing_without_its_development_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    environment = compose_config()["services"]["api"]["environment"]
+    for variable, value in environment.items():
+        if variable.startswith("TWOSTEP_"):
+            monkeypatch.setenv(variable, value)
+    assert load_settings().allow_sample_keys  # as compose runs it: a developer's machine
+    monkeypatch.delenv("TWOSTEP_ALLOW_SAMPLE_KEYS")
+    with pytest.raises(ConfigError, match="sample key") as refused:
+        load_settings()
+    assert environment["TWOSTEP_SECRET_KEY"] not in str(refused.value)
+    # Either sample key alone is refused.
+    monkeypatch.setenv("TWOSTEP_SECRET_KEY", "an-operator's-own-secret-key-0123456789")
+    with pytest.raises(ConfigError, match="TWOSTEP_API_KEYS"):
+        load_settings()
+    monkeypatch.setenv("TWOSTEP_API_KEYS", "an-operator's-own-api-key")
+    assert not load_settings().allow_sample_keys
