@@ -23,7 +23,7 @@ from api.schemas import (
     rfc3339_from,
 )
 from api.webhooks import Announcer
-from shared import codes
+from shared import codes, guessing
 from shared.crypto import Sealer
 from shared.errors import (
     AccountNotFound,
@@ -264,6 +264,7 @@ class TwoStep:
             max_trusted_browsers=self.settings.max_trusted_browsers,
             trusted_browser_ttl_seconds=self.settings.trusted_browser_ttl_seconds,
             max_attempts=self.settings.max_attempts,
+            failure_weight=guessing.failure_weight(method),
             audit=self.trail.entry(now, seen),
         )
         self.metrics.verifications.labels(method, outcome.status).inc()

@@ -442,11 +442,13 @@ class Store:
         max_trusted_browsers: int,
         trusted_browser_ttl_seconds: int,
         max_attempts: int,
+        failure_weight: int,
         audit: Audit | None = None,
     ) -> Outcome:
         """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
         ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
-        expires at) to remember on success."""
+        expires at) to remember on success; a wrong code adds ``failure_weight`` failures
+        toward the account lock."""
         tag = tag_of_challenge(challenge_id)
         if tag is None:
             return Outcome("not_found", ())
@@ -480,6 +482,7 @@ class Store:
                 -1 if totp_step is None else totp_step,
                 max_attempts,
                 short_id(challenge_id),
+                failure_weight,
             ],
             audit,
             now,

@@ -10,6 +10,8 @@
 -- ARGV[13] totp: the time step whose code matched, or -1 when none did
 -- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
 -- ARGV[15] the challenge's short id
+-- ARGV[16] failures a wrong code adds toward the account lock (shared/guessing.py: the codes
+-- it was checked against, 3 for an app code, 1 otherwise)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after[, locks set]}
 --       | {"locked", retry_after[, locks set]} | {"invalid", attempts_left}
@@ -17,9 +19,10 @@
 --       | {"verified", account_id, email, locale, recovery codes left}
 -- Invariants: a challenge of an account whose two-step is off (or that is gone) is ended:
 -- {"not_found"}, nothing counted or used; every wrong code is counted before anything is
--- returned, so N parallel wrong guesses cost N attempts; once attempts reach max_attempts
--- even the right code fails; a TOTP step is accepted once per account (later than the
--- last accepted one); a recovery code is deleted by the check that accepts it.
+-- returned, so N parallel wrong guesses cost N attempts of the challenge and N times
+-- ARGV[16] failures of the account; once attempts reach max_attempts even the right code
+-- fails; a TOTP step is accepted once per account (later than the last accepted one); a
+-- recovery code is deleted by the check that accepts it.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'account_id')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
@@ -88,7 +91,7 @@ if right then
 end
 
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local fails = redis.call('HINCRBY', KEYS[2], 'fails', 1)
+local fails = redis.call('HINCRBY', KEYS[2], 'fails', tonumber(ARGV[16]))
 local lock_max = tonumber(ARGV[5])
 local account_locked = 0
 if fails >= tonumber(ARGV[3]) then

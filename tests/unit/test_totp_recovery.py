@@ -556,6 +556,11 @@ class TestSingleUseUnderConcurrency:
 
 
 class TestTotpLimits:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        # Four wrong app codes in a row lock the account first with the default threshold.
+        return make_settings(account_lock_threshold=16)
+
     async def test_five_wrong_codes_lock_the_challenge(
         self, api: httpx.AsyncClient, clock: FakeClock, account: str
     ) -> None:
@@ -576,7 +581,7 @@ class TestTotpLimits:
 class TestTotpAccountLock:
     @pytest.fixture
     def settings(self) -> Settings:
-        return make_settings(account_lock_threshold=4)
+        return make_settings(account_lock_threshold=6)
 
     async def test_wrong_totp_and_email_codes_count_together(
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock, account: str
@@ -588,6 +593,7 @@ class TestTotpAccountLock:
             assert_problem(await verify(api, email_challenge, wrong(code)), 400, "invalid_code")
         totp_id = await totp_challenge(api)
         bad = wrong_totp(secret, clock.now)
+        # A wrong app code is checked against three steps: it counts three failures (2 + 3).
         assert_problem(await verify_totp(api, totp_id, bad), 400, "invalid_code")
 
         body = assert_problem(await verify_totp(api, totp_id, bad), 429, "account_locked")
