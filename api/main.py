@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,8 +22,9 @@ from api.metrics import Metrics, exposition_registry
 from api.operations import operations
 from api.requestid import RequestId
 from api.routes import build_v1
-from api.service import Clock, TwoStep
+from api.service import TwoStep
 from api.webhooks import WebhookQueue
+from shared.clock import Clock, StoreClock, keep_in_step, sync_or_log
 from shared.errors import ConfigError
 from shared.jobs import backup_delay_seconds
 from shared.logs import configure_logging
@@ -54,9 +55,10 @@ def create_app(
     redis: Redis | None = None,
     broker: Redis | None = None,
     mail: MailQueue | None = None,
-    clock: Clock = time.time,
+    clock: Clock | None = None,
 ) -> FastAPI:
-    """Build the API. Without arguments, settings come from ``TWOSTEP_*`` variables."""
+    """Build the API. Without arguments, settings come from ``TWOSTEP_*`` variables. Without
+    a clock, it runs on the state store's (shared/clock.py), read at start and every minute."""
     if settings is None:
         try:
             settings = load_settings()
@@ -69,6 +71,8 @@ def create_app(
     # The scripts' multiplexed connections, beside the clients built here (not given ones).
     state_scripts = None if redis else async_scripts_client(settings, settings.redis_url)
     broker_scripts = None if broker else async_scripts_client(settings, settings.broker_url)
+    clock = StoreClock() if clock is None else clock
+    store_clock = clock if isinstance(clock, StoreClock) else None
     metrics = Metrics()
     store = Store(state_redis, scripts_client=state_scripts)
     in_login: InLoginPublish | None = None
@@ -91,7 +95,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        in_step = None
+        if store_clock is not None:
+            await sync_or_log(store_clock, state_redis)
+            in_step = asyncio.create_task(keep_in_step(store_clock, state_redis, asyncio.sleep))
         yield
+        if in_step is not None:
+            in_step.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await in_step
         for scripts_client in (state_scripts, broker_scripts):
             if scripts_client is not None:
                 await scripts_client.aclose()

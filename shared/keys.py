@@ -23,6 +23,8 @@ _CHALLENGE_ID = re.compile(CHALLENGE_ID_PATTERN)
 MAIL_BUCKET = f"{PREFIX}:mail-bucket"
 # When webhook delivery first ran: an account's history from before is not replayed.
 WEBHOOKS_SINCE = f"{PREFIX}:webhooks-since"
+# Never written: the key whose master every process asks for the time (shared/clock.py).
+CLOCK = f"{PREFIX}:clock"
 
 
 def account_tag(account_id: str) -> str:
