@@ -130,9 +130,12 @@ def install(app: FastAPI, metrics: Metrics) -> None:
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         metrics.problems.labels("validation_error").inc()
+        # "field" is for people; "location" is the same path as a list, for programs: a key
+        # of the caller's JSON may itself hold a ".".
         errors = [
             {
                 "field": ".".join(str(part) for part in error.get("loc", ())),
+                "location": list(error.get("loc", ())),
                 "message": error.get("msg", "invalid"),
                 "type": error.get("type", "value_error"),
             }
@@ -144,7 +147,14 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def invalid_code_format(request: Request, exc: Exception) -> JSONResponse:
         metrics.problems.labels("validation_error").inc()
-        errors = [{"field": "body.code", "message": str(exc), "type": "code_format"}]
+        errors = [
+            {
+                "field": "body.code",
+                "location": ["body", "code"],
+                "message": str(exc),
+                "type": "code_format",
+            }
+        ]
         return problem(
             422,
             "validation_error",
@@ -158,7 +168,14 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         if exc.status_code == 400:
             # The framework's "error parsing the body" (not UTF-8, say): a malformed body.
             metrics.problems.labels("validation_error").inc()
-            errors = [{"field": "body", "message": "not a JSON document", "type": "json_invalid"}]
+            errors = [
+                {
+                    "field": "body",
+                    "location": ["body"],
+                    "message": "not a JSON document",
+                    "type": "json_invalid",
+                }
+            ]
             detail = "The body is not a JSON document."
             return problem(422, "validation_error", "Invalid request", detail, errors=errors)
         headers = dict(exc.headers or {})

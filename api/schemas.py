@@ -29,18 +29,38 @@ _ONE_LINE = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
 
 
+# The longest plain address: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
+IP_MAX_LENGTH = 45
+
+
 def _ip_address(value: str) -> str:
+    """A plain IPv4 or IPv6 address, as one spelling: IPv6 compressed and lower case, an
+    IPv4-mapped IPv6 address as its IPv4 address."""
+    # ipaddress also takes an IPv6 zone id, "fe80::1%" and any text after it, of any length:
+    # the caller's text would reach emails, records, the audit trail and webhooks.
+    if len(value) > IP_MAX_LENGTH or "%" in value:
+        raise ValueError("must be an IPv4 or IPv6 address")
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise ValueError("must be an IPv4 or IPv6 address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 # A string only: pydantic's own IP type would also take a number, or even `false`.
 IpAddress = Annotated[
     StrictStr,
     AfterValidator(_ip_address),
-    WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": IP_MAX_LENGTH,
+            "pattern": "^[0-9A-Fa-f:.]+$",
+            "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
+        }
+    ),
 ]
 
 # What each method's code looks like, for the schema; shared/codes.py and shared/totp.py
@@ -105,7 +125,11 @@ class Strict(BaseModel):
 class Client(Strict):
     """The end user's browser as the portal saw it."""
 
-    ip: IpAddress | None = None
+    ip: IpAddress | None = Field(
+        default=None,
+        description="A plain IPv4 or IPv6 address (no zone id), kept normalised: IPv6 "
+        "compressed, an IPv4-mapped address as IPv4.",
+    )
     user_agent: UserAgent | None = None
 
 

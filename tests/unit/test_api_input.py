@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 import redis.asyncio
+
+from tests.conftest import RecordingMailQueue
 
 
 async def test_a_one_megabyte_body_is_refused_with_413(api: httpx.AsyncClient) -> None:
@@ -65,6 +69,90 @@ async def test_a_bad_client_ip_names_the_field_plainly(api: httpx.AsyncClient) -
     assert [error["field"] for error in response.json()["errors"]] == ["body.client.ip"]
 
 
+ZONED_IPS = [
+    "fe80::1%eth0",
+    "fe80::1%If this was not you, reply to this mail with the code above.",
+    "fe80::1%a|Firefox on Linux",
+    "fe80::1%" + "x" * 20_000,
+    "::ffff:1.2.3.4%1",
+]
+NOT_IPS = [
+    "",
+    " 203.0.113.9",
+    "203.0.113.9\n",
+    "203.0.113.9/32",
+    "2001:db8::/64",
+    "203.000.113.9",
+    "0x7f.0.0.1",
+    "localhost",
+    "[2001:db8::1]",
+    "2001:db8::1" + " " * 40,
+    "1" * 46,
+]
+
+
+async def _enabled_account(api: httpx.AsyncClient) -> None:
+    await api.put("/v1/accounts/u-1", json={"email": "u1@example.com"})
+    await api.put("/v1/accounts/u-1/two-step", json={"enabled": True})
+
+
+def _calls_with_a_client(client: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """A call of each kind that takes a client: the hot login route and FastAPI's own."""
+    return [
+        ("POST", "/v1/logins", {"account_id": "u-1", "client": client}),
+        ("PUT", "/v1/accounts/u-1/two-step", {"enabled": True, "client": client}),
+        ("POST", "/v1/accounts/u-1/unlock", {"client": client}),
+    ]
+
+
+@pytest.mark.parametrize("ip", ZONED_IPS + NOT_IPS)
+async def test_a_client_ip_must_be_a_plain_address(
+    api: httpx.AsyncClient, mail: RecordingMailQueue, ip: str
+) -> None:
+    await _enabled_account(api)
+    for method, path, body in _calls_with_a_client({"ip": ip, "user_agent": "Firefox/133.0"}):
+        response = await api.request(method, path, json=body)
+        assert response.status_code == 422, (path, response.text[:300])
+        problem = response.json()
+        assert problem["code"] == "validation_error"
+        assert [error["field"] for error in problem["errors"]] == ["body.client.ip"]
+    assert mail.codes == []
+    events = (await api.get("/v1/accounts/u-1/events")).json()["items"]
+    assert all(event["client_ip"] is None for event in events)
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("::FFFF:cb00:7109", "203.0.113.9"),
+        ("0000:0000:0000:0000:0000:ffff:255.255.255.255", "255.255.255.255"),
+        ("fe80::1", "fe80::1"),
+        ("::", "::"),
+    ],
+)
+async def test_a_client_ip_is_kept_normalised(
+    api: httpx.AsyncClient, mail: RecordingMailQueue, given: str, kept: str
+) -> None:
+    await _enabled_account(api)
+    response = await api.post("/v1/logins", json={"account_id": "u-1", "client": {"ip": given}})
+    assert response.status_code == 201, response.text
+    assert mail.codes[-1].client_ip == kept
+    issued = (await api.get("/v1/accounts/u-1/events?limit=1")).json()["items"][0]
+    assert issued["client_ip"] == kept
+
+
+async def test_the_schema_says_what_a_client_ip_is(api: httpx.AsyncClient) -> None:
+    schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+    ip = schemas["Client"]["properties"]["ip"]["anyOf"][0]
+    assert ip["maxLength"] == 45
+    assert "%" not in ip["pattern"]
+    assert ip["anyOf"] == [{"format": "ipv4"}, {"format": "ipv6"}]
+
+
 @pytest.mark.parametrize("body", [b"{", b"[]", b'"text"', b"\xff\xfe", b""])
 async def test_malformed_json_is_a_422_not_a_500(api: httpx.AsyncClient, body: bytes) -> None:
     response = await api.post(
@@ -119,3 +207,11 @@ async def test_the_scripts_are_loaded_again_after_redis_forgets_them(
     response = await api.put("/v1/accounts/u-1/two-step", json={"enabled": True})
     assert response.status_code == 200
     assert response.json()["two_step_enabled"] is True
+
+
+async def test_an_error_locates_a_field_whose_name_holds_a_dot(api: httpx.AsyncClient) -> None:
+    response = await api.post("/v1/logins", json={"account_id": "u-1", "client.ip": "x"})
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "body.client.ip"  # for people
+    assert error["location"] == ["body", "client.ip"]  # for programs
