@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,12 +95,40 @@ class Outcome:
 
 
 def browser_record(digest: str, created_at: float, ip: str, label: str) -> str:
-    """A trusted browser as stored: ``digest|created|last_used|ip|label``."""
-    return f"{digest}|{created_at:.0f}|{created_at:.0f}|{ip}|{label}"
+    """A trusted browser as stored: ``digest|created|last_used|{"ip": ..., "label": ...}``.
+
+    The first three fields are the service's own (a hex digest, whole seconds): login.lua
+    checks the digest and rewrites last_used, and keeps the rest as it is. What the portal
+    sent (ip, label) is one JSON object after them, which no character of it can split."""
+    seen = json.dumps({"ip": ip, "label": label}, separators=(",", ":"))
+    return f"{digest}|{created_at:.0f}|{created_at:.0f}|{seen}"
+
+
+def _legacy_ip(ip: str) -> str:
+    """An address from a record of the earlier format, if it is one the API takes today
+    (no zone id), normalised as the API normalises it; else nothing."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id is not None:
+            return ""
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBrowser:
-    _digest, created, last_used, ip, label = record.split("|", 4)
+    _digest, created, last_used, seen = record.split("|", 3)
+    if seen.startswith("{"):
+        fields = json.loads(seen)
+        ip, label = fields["ip"], fields["label"]
+    else:
+        # The earlier format, "ip|label" (trusted browsers live 30 days after an upgrade).
+        # A label never held a "|"; an address with a zone id could, so it is split off last.
+        ip, _, label = seen.rpartition("|")
+        ip = _legacy_ip(ip)
     return TrustedBrowser(
         browser_id=browser_id,
         label=label,
