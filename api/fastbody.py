@@ -8,12 +8,18 @@ outcome, so that a client cannot tell the difference:
 - the body is read as FastAPI reads it (JSON only for an ``application/json`` or ``+json``
   content type; a JSON syntax error is a ``json_invalid`` error at ``body.<position>``; a
   body that is not UTF-8 is the framework's 400, which ``api/problems.py`` turns into 422),
+  but strictly, as RFC 8259 has JSON: UTF-8 without a byte order mark (so no UTF-16 or -32),
+  no ``NaN`` or ``Infinity``, no key twice in an object (a proxy that reads the first and a
+  parser that keeps the last would see two requests), and nesting too deep for the parser,
+  or an integer too long to convert, is a ``json_invalid`` error at ``body``, never a 500,
 - it is validated by the same pydantic model, in Python mode as FastAPI does, and every error
   is raised as a ``RequestValidationError`` whose locations start with ``body`` (or
   ``path``), so ``api/problems.py`` writes the same problem document,
 - path parameters are checked against the same patterns as the ``Path(pattern=...)`` of the
   other routes.
 
+The other routes read their bodies with the same ``read_json``: ``StrictJsonRoute`` is their
+route class, so every route refuses the same bodies the same way.
 ``tests/unit/test_fast_routes.py`` compares the answers to bad input with FastAPI's own.
 """
 
@@ -21,9 +27,11 @@ from __future__ import annotations
 
 import email.message
 import json
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
 
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, StringConstraints, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -50,6 +58,29 @@ def _located(exc: ValidationError, *prefix: str | int) -> list[Any]:
     return [{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors(include_url=False)]
 
 
+class _NotJson(Exception):
+    """Valid syntax for Python's parser, but not JSON we take (the reason is the message)."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _NotJson("A key appears twice in an object")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant)
+
+
+def _refused(reason: str) -> RequestValidationError:
+    error = {"type": "json_invalid", "loc": ("body",), "msg": reason, "input": {}}
+    return RequestValidationError([error])
+
+
 async def read_json(request: Request) -> Any:
     """The body as FastAPI reads it: parsed JSON, raw bytes, or ``NO_BODY``."""
     raw = await request.body()
@@ -58,7 +89,15 @@ async def read_json(request: Request) -> Any:
     if not _is_json(request.headers.get("content-type", "")):
         return raw
     try:
-        return json.loads(raw)
+        text = raw.decode()  # UTF-8 only: json.loads would also guess UTF-16 and UTF-32
+    except UnicodeDecodeError as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    try:
+        return _DECODER.decode(text)
+    except _NotJson as exc:
+        raise _refused(str(exc)) from None
+    except RecursionError:
+        raise _refused("JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         error = {
             "type": "json_invalid",
@@ -68,8 +107,8 @@ async def read_json(request: Request) -> Any:
             "ctx": {"error": exc.msg},
         }
         raise RequestValidationError([error], body=exc.doc) from exc
-    except ValueError as exc:  # not UTF-8: the framework's "error parsing the body"
-        raise HTTPException(400, "There was an error parsing the body") from exc
+    except ValueError:  # the one other: an integer past Python's 4300 digits
+        raise _refused("A number too long") from None
 
 
 def validate_body(model: type[M], value: Any, errors: list[Any]) -> M | None:
@@ -106,3 +145,36 @@ class PathParam:
 def json_response(model: BaseModel, status_code: int) -> Response:
     """The model as FastAPI's ``response_model`` would send it (compact JSON, UTF-8)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type=JSON)
+
+
+class _ReadRequest(Request):
+    """The request, with the body ``read_json`` already read and accepted."""
+
+    def __init__(self, request: Request, raw: bytes, value: Any) -> None:
+        super().__init__(request.scope, request.receive)
+        self._raw = raw
+        self._value = value
+
+    async def body(self) -> bytes:
+        return self._raw
+
+    async def json(self) -> Any:
+        return self._value
+
+
+class StrictJsonRoute(APIRoute):
+    """A FastAPI route whose JSON body is read by ``read_json``: refused as the hot routes
+    refuse it, and parsed once. Without a JSON body, FastAPI reads the request itself."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        if self.body_field is None:
+            return handle
+
+        async def strict(request: Request) -> Response:
+            value = await read_json(request)
+            if value is NO_BODY or isinstance(value, bytes):
+                return await handle(request)
+            return await handle(_ReadRequest(request, await request.body(), value))
+
+        return strict
