@@ -169,7 +169,9 @@ class AccountView(BaseModel):
 
 
 class LoginIn(Strict):
-    account_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$")]
+    account_id: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z0-9._:@-]{1,128}$"), Field(examples=["u-42"])
+    ]
     # A cookie the end user holds: anything malformed simply does not count as trusted.
     trusted_browser_token: Annotated[str, StringConstraints(max_length=4096)] | None = None
     method: Literal["email", "totp"] = "email"
