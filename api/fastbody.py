@@ -1,4 +1,4 @@
-"""The hot routes' request reading, without FastAPI's per-request machinery.
+"""How every route reads its JSON body, and the hot routes' checks without FastAPI's machinery.
 
 ``POST /v1/logins`` and ``POST /v1/challenges/{id}/verify`` are served by plain Starlette
 routes (``api/routes.py``): FastAPI's dependency solving, body and response validation cost
@@ -108,7 +108,7 @@ async def read_json(request: Request) -> Any:
         }
         raise RequestValidationError([error], body=exc.doc) from exc
     except ValueError:  # the one other: an integer past Python's 4300 digits
-        raise _refused("A number too long") from None
+        raise _refused("A number too long to read") from None
 
 
 def validate_body(model: type[M], value: Any, errors: list[Any]) -> M | None:
