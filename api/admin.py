@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
+from api.fastbody import StrictJsonRoute
 from api.routes import AccountId, Service, problem_responses
 from api.schemas import EVENT_CURSOR_PATTERN, AccountView, AuditEventPage, ClientIn, Unlocked
 
@@ -18,7 +19,9 @@ PROBLEMS = problem_responses(404)
 
 
 def build_admin(auth: Any) -> APIRouter:
-    admin = APIRouter(prefix="/v1", dependencies=[Depends(auth)], tags=["support"])
+    admin = APIRouter(
+        prefix="/v1", dependencies=[Depends(auth)], tags=["support"], route_class=StrictJsonRoute
+    )
 
     @admin.get("/accounts/{account_id}/events", response_model=AuditEventPage, responses=PROBLEMS)
     async def events(

@@ -146,24 +146,8 @@ async def test_the_valid_body_is_not_refused(
     assert response.status_code != 422, response.text
 
 
-# The support routes (api/admin.py) read their bodies as FastAPI does until their router
-# takes route_class=StrictJsonRoute: refused there only for what FastAPI refuses itself.
-ADMIN = {
-    ("POST", "/v1/accounts/{account_id}/unlock"),
-    ("POST", "/v1/accounts/{account_id}/two-step/reset"),
-}
-LENIENT_IN_FASTAPI = {
-    "duplicate keys", "UTF-8 BOM", "UTF-16 with BOM", "UTF-16-LE", "UTF-16-BE", "UTF-32"
-}  # fmt: skip
 CASES = [
-    pytest.param(
-        route,
-        kind,
-        id=f"{' '.join(route)}-{kind}",
-        marks=[pytest.mark.xfail(strict=True, reason="api/admin.py: route_class=StrictJsonRoute")]
-        if route in ADMIN and kind in LENIENT_IN_FASTAPI
-        else [],
-    )
+    pytest.param(route, kind, id=f"{' '.join(route)}-{kind}")
     for route in sorted(VALID)
     for kind in sorted(HOSTILE)
 ]
