@@ -51,6 +51,7 @@ class StoreClock:
         self.local = local
         self.offset = 0.0
         self.synced = False
+        self.next_reading_at = 0.0  # local time; for refresh_blocking
 
     def __call__(self) -> float:
         return self.local() + self.offset
@@ -59,6 +60,7 @@ class StoreClock:
         # The server read its clock somewhere between our two readings: assume the middle.
         self.offset = server - (before + after) / 2
         self.synced = True
+        self.next_reading_at = after + RESYNC_SECONDS
 
     async def sync(self, redis: _AsyncEval) -> None:
         before = self.local()
@@ -69,6 +71,18 @@ class StoreClock:
         before = self.local()
         reply = redis.eval(TIME_SCRIPT, 1, CLOCK)
         self._adopt(before, _seconds(reply), self.local())
+
+    def refresh_blocking(self, redis: _SyncEval) -> None:
+        """For a worker, which has no event loop to keep it in step: a new reading when the
+        last is a minute old; a failure is logged, keeps the offset and is tried again a
+        second later (the caller's own Redis call will fail and say so)."""
+        if self.local() < self.next_reading_at:
+            return
+        try:
+            self.sync_blocking(redis)
+        except Exception as exc:  # any failure of the reading, logged by its kind
+            log.warning("could not read the state store's time: %s", type(exc).__name__)
+            self.next_reading_at = self.local() + 1.0
 
 
 async def sync_or_log(clock: StoreClock, redis: _AsyncEval) -> bool:

@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.clock import StoreClock
 from shared.errors import ConfigError
 from shared.jobs import (
     CODE_QUEUE,
@@ -106,7 +107,9 @@ def create_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> C
     ) -> str:
         """Run a job; ``count`` records its outcome (sent, retried, ...) in the metrics."""
         try:
-            outcome = str(job(runtime(), payload, task.request.retries))
+            here = runtime()
+            here.keep_clock()
+            outcome = str(job(here, payload, task.request.retries))
         except tasks.RetryLater as later:
             count("retried")
             raise task.retry(countdown=later.delay_seconds) from None
@@ -224,7 +227,10 @@ def _backup_sweeper(settings: Settings, metrics: WorkerMetrics) -> SweeperThread
 
     def build() -> BackupSweeper:
         return BackupSweeper(
-            sync_broker_client(settings), sync_client(settings.redis_url, settings), delay
+            sync_broker_client(settings),
+            sync_client(settings.redis_url, settings),
+            delay,
+            clock=StoreClock(),
         )
 
     def count(sweep: Sweep) -> None:

@@ -26,6 +26,7 @@ import redis
 from redis.exceptions import NoScriptError, RedisError
 
 from shared import scripts
+from shared.clock import Clock, StoreClock
 from shared.jobs import (
     CODE_BACKUPS,
     CODE_QUEUE,
@@ -40,7 +41,6 @@ from shared.redisconn import SyncStateRedis
 
 log = logging.getLogger("twostep.worker")
 
-Clock = Callable[[], float]
 BATCH = 500
 CHALLENGE_FIELDS = ("status", "sends", "expires_at", "sent", "claim", "delivery")
 
@@ -105,6 +105,8 @@ class BackupSweeper:
 
     def sweep(self) -> Sweep:
         """Every backup due now, in batches."""
+        if isinstance(self.clock, StoreClock):
+            self.clock.refresh_blocking(self.state)  # the due times are the store's time
         done = Sweep()
         while True:
             leased = self._script("backup_take", [CODE_BACKUPS], self._take_args())

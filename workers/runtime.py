@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from shared.clock import Clock, StoreClock
 from shared.crypto import Sealer
 from shared.delivery import DeliveryStore
 from shared.redisconn import sync_client
@@ -20,7 +21,6 @@ from workers.metrics import WorkerMetrics
 from workers.render import Renderer
 from workers.smtp import SmtpSender
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 
@@ -58,9 +58,15 @@ class Runtime:
             sender=sender,
             renderer=Renderer(settings.templates_dir),
             sealer=Sealer(settings.secret_key.get_secret_value()),
+            clock=StoreClock(),
             metrics=metrics,
             webhooks=WebhookStore(redis) if settings.webhook_url else None,
         )
+
+    def keep_clock(self) -> None:
+        """Keep a store clock in step (a minute between readings), before a job reads it."""
+        if isinstance(self.clock, StoreClock):
+            self.clock.refresh_blocking(self.delivery.redis)
 
     def deliver(
         self,

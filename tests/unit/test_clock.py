@@ -56,3 +56,54 @@ async def test_an_outage_keeps_the_last_offset_and_the_next_reading_comes_a_seco
         await keep_in_step(clock, store, sleep)
     assert waits == [RESYNC_SECONDS, 1.0, RESYNC_SECONDS]
     assert clock.offset == pytest.approx(10.0)
+
+
+class SyncStore:
+    """The time script's answers for a worker's (blocking) client."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.readings = 0
+        self.failing = False
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: Any) -> list[int]:
+        self.readings += 1
+        if self.failing:
+            raise ConnectionError("away")
+        return [int(self.now), 0]
+
+
+def test_a_workers_clock_reads_the_store_once_a_minute_and_a_second_after_a_failure() -> None:
+    local = [5000.0]
+    clock = StoreClock(local=lambda: local[0])
+    store = SyncStore(now=5020.0)
+    clock.refresh_blocking(store)  # the first job reads it
+    assert (store.readings, clock()) == (1, 5020.0)
+    local[0] += RESYNC_SECONDS - 1
+    clock.refresh_blocking(store)
+    assert store.readings == 1
+    local[0] += 1
+    store.failing = True
+    clock.refresh_blocking(store)
+    assert (store.readings, clock.offset) == (2, 20.0)  # the last offset holds
+    clock.refresh_blocking(store)
+    assert store.readings == 2
+    local[0] += 1
+    store.failing = False
+    clock.refresh_blocking(store)
+    assert store.readings == 3
+
+
+def test_the_worker_runtime_and_the_backup_sweeper_run_on_the_stores_clock() -> None:
+    from tests.conftest import make_settings
+    from workers.backups import BackupSweeper
+    from workers.metrics import WorkerMetrics
+    from workers.runtime import Runtime
+
+    runtime = Runtime.build(make_settings(), WorkerMetrics())
+    assert isinstance(runtime.clock, StoreClock)
+    state = fakeredis.FakeRedis()
+    clock = StoreClock(local=lambda: 0.0)  # a machine clock far off
+    BackupSweeper(fakeredis.FakeRedis(), state, 45.0, clock=clock).sweep()
+    assert clock.synced
+    assert clock.offset > 1_700_000_000  # the due times it compares are the store's time
