@@ -129,8 +129,7 @@ class Authenticators:
         refused = refusal(outcome)
         if refused is not None:
             raise refused
-        _changed, email, locale = outcome.values
-        await self.outbox.notice(NOTICE_TOTP_ENABLED, email, locale, now, seen)
+        await self.outbox.notice(NOTICE_TOTP_ENABLED, account_id, now, seen)
         await self.trail.recorded(account_tag(account_id), now)
 
     async def disable_totp(self, account_id: str, client: Client | None) -> None:
@@ -139,9 +138,8 @@ class Authenticators:
         outcome = await self.store.disable_totp(account_id, now, self.trail.entry(now, seen))
         if outcome.status == "not_found":
             raise AccountNotFound()
-        changed, email, locale = outcome.values
-        if changed == "1":
-            await self.outbox.notice(NOTICE_TOTP_DISABLED, email, locale, now, seen)
+        if outcome.values[0] == "1":
+            await self.outbox.notice(NOTICE_TOTP_DISABLED, account_id, now, seen)
             await self.trail.recorded(account_tag(account_id), now)
 
     # Recovery codes
@@ -159,8 +157,7 @@ class Authenticators:
         )
         if outcome.status == "not_found":
             raise AccountNotFound()
-        email, locale = outcome.values
         details = {"count": str(len(made))}
-        await self.outbox.notice(NOTICE_RECOVERY_CODES_GENERATED, email, locale, now, seen, details)
+        await self.outbox.notice(NOTICE_RECOVERY_CODES_GENERATED, account_id, now, seen, details)
         await self.trail.recorded(account_tag(account_id), now)
         return made

@@ -68,17 +68,19 @@ class Outbox:
     async def notice(
         self,
         kind: str,
-        email: str,
-        locale: str,
+        account_id: str,
         now: float,
         seen: Seen,
         details: dict[str, str] | None = None,
     ) -> None:
+        """Queue a security notice to the account's owner. Like a code job it carries no
+        address, so none sits on the broker: the worker reads the account's when it sends."""
         job = NoticeJob(
             notice_id=uuid.uuid4().hex,
             kind=kind,
-            to=email,
-            locale=locale,
+            to="",
+            locale="",
+            account_id=account_id,
             occurred_at=now,
             client_ip=seen.ip or None,
             client_label=seen.label or None,

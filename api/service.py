@@ -101,7 +101,7 @@ class TwoStep:
             raise AccountNotFound()
         if outcome.values[0] == "1":
             kind = NOTICE_TWO_STEP_ENABLED if enabled else NOTICE_TWO_STEP_DISABLED
-            await self.outbox.notice(kind, outcome.values[1], outcome.values[2], now, seen)
+            await self.outbox.notice(kind, account_id, now, seen)
             await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return await self.get_account(account_id)
 
@@ -123,8 +123,7 @@ class TwoStep:
         outcome = await self.store.reset_two_step(account_id, now, self.trail.entry(now, seen))
         if outcome.status == "not_found":
             raise AccountNotFound()
-        email, locale = outcome.values
-        await self.outbox.notice(NOTICE_TWO_STEP_RESET, email, locale, now, seen)
+        await self.outbox.notice(NOTICE_TWO_STEP_RESET, account_id, now, seen)
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return await self.get_account(account_id)
 
@@ -281,15 +280,13 @@ class TwoStep:
         refused = refusal(outcome)
         if refused is not None:
             raise refused
-        account_id, email, locale, recovery_left = outcome.values
+        account_id, email, _locale, recovery_left = outcome.values
         if method == "recovery_code" and email:
             details = {"remaining": recovery_left}
-            await self.outbox.notice(NOTICE_RECOVERY_CODE_USED, email, locale, now, seen, details)
+            await self.outbox.notice(NOTICE_RECOVERY_CODE_USED, account_id, now, seen, details)
         if grant is not None and email:
             details = {"label": seen.label or "Unknown browser", "expires_at": grant.expires_at}
-            await self.outbox.notice(
-                NOTICE_TRUSTED_BROWSER_ADDED, email, locale, now, seen, details
-            )
+            await self.outbox.notice(NOTICE_TRUSTED_BROWSER_ADDED, account_id, now, seen, details)
         return Verified(account_id=account_id, trusted_browser=grant)
 
     # Trusted browsers

@@ -116,6 +116,17 @@ class DeliveryStore:
         if key is not None:
             self._scripts["finish_code_send"](keys=[key], args=[send_no, outcome, claimant])
 
+    def address_of(self, account_id: str) -> tuple[str, str] | None:
+        """The account's address and language now, or None when the account is gone."""
+        email, locale = self.redis.hmget(AccountKeys.of(account_id).profile, ["email", "locale"])
+        if not email:
+            return None
+        as_text = [
+            item.decode() if isinstance(item, bytes) else str(item or "")
+            for item in (email, locale)
+        ]
+        return as_text[0], as_text[1]
+
     def claim_notice(self, notice_id: str, claimant: str, hold_seconds: int) -> str:
         answer = self._scripts["claim_notice"](
             keys=[notice_marker(notice_id)], args=[claimant, hold_seconds]

@@ -82,7 +82,9 @@ class CodeJob:
 
 @dataclass(frozen=True, slots=True)
 class NoticeJob:
-    """Tell the account's owner that something changed on their account."""
+    """Tell the account's owner that something changed on their account. The job carries no
+    address: the worker reads the account's address and language when it sends. ``to`` and
+    ``locale`` are only those of jobs queued by an API from before, and are empty otherwise."""
 
     notice_id: str
     kind: str
@@ -94,6 +96,7 @@ class NoticeJob:
     details: dict[str, str] = field(default_factory=dict)
     request_id: str = ""
     published_at: float | None = None
+    account_id: str = ""
 
     def describe(self) -> str:
         return f"notice={self.notice_id} kind={self.kind}"

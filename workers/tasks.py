@@ -155,11 +155,19 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
     if claim != "send":
         return claim
+    to, locale = job.to, job.locale  # a job queued by an API from before: the address it had
+    if job.account_id:
+        address = runtime.delivery.address_of(job.account_id)
+        if address is None:
+            runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
+            log.info("notice dropped, the account is gone %s", job.describe())
+            return "gone"
+        to, locale = address
     try:
         runtime.deliver(
             job.kind,
-            job.locale,
-            job.to,
+            locale,
+            to,
             f"notice.{job.notice_id}",
             {
                 "occurred_at": _utc(job.occurred_at),
@@ -186,5 +194,5 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
         job.describe(),
     )
     runtime.delivered(NOTICE_QUEUE, job.published_at)
-    log.info("notice sent to %s %s", mask_email(job.to), job.describe())
+    log.info("notice sent to %s %s", mask_email(to), job.describe())
     return "sent"

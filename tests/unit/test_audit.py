@@ -378,7 +378,7 @@ class TestReset:
             "trusted_browsers": 0,
         }
         assert [notice.kind for notice in mail.notices] == [NOTICE_TWO_STEP_RESET]
-        assert mail.notices[0].to == EMAIL
+        assert (mail.notices[0].to, mail.notices[0].account_id) == ("", ACCOUNT)  # no address
 
         # Turned back on, none of the old ways in works: no app, no codes, no browser.
         await api.put(f"/v1/accounts/{ACCOUNT}/two-step", json={"enabled": True})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from email.message import EmailMessage
 
@@ -345,3 +346,32 @@ async def test_the_sent_mark_is_given_up_only_when_the_claim_has_run_out(
         tasks.send_code(runtime, _job(challenge_id), 0)
     assert sum(outage.waits) <= tasks.claim_seconds(runtime)
     assert sum(outage.waits) > tasks.claim_seconds(runtime) - tasks.MARK_RETRY_MAX_SECONDS
+
+
+async def test_a_notice_job_carries_no_address_the_worker_reads_the_accounts_when_it_sends(
+    server: fakeredis.FakeServer, runtime: Runtime, sender: FakeSender, clock: FakeClock
+) -> None:
+    store, _ = await _challenge(server, clock)
+    await store.upsert_profile("u-1", "u1@example.com", "fr", clock())
+    first = NoticeJob("n3", "two_step_enabled", "", "", START, account_id="u-1")
+    assert "@" not in json.dumps(payload_of(first))
+    assert tasks.send_notice(runtime, payload_of(first), 0) == "sent"
+    # The address (and language) the account has when the worker sends, not when queued.
+    await store.upsert_profile("u-1", "new@example.com", "es", clock())
+    second = NoticeJob("n4", "totp_enabled", "", "", START, account_id="u-1")
+    assert tasks.send_notice(runtime, payload_of(second), 0) == "sent"
+    assert [mail["To"] for mail in sender.sent] == ["u1@example.com", "new@example.com"]
+    subjects = [str(mail["Subject"]) for mail in sender.sent]
+    assert subjects == [
+        "La validation en deux étapes est activée",
+        "Se ha configurado una aplicación de autenticación en tu cuenta",
+    ]
+
+
+def test_a_notice_for_an_account_that_is_gone_is_dropped(
+    runtime: Runtime, sender: FakeSender
+) -> None:
+    job = payload_of(NoticeJob("n5", "two_step_enabled", "", "", START, account_id="u-gone"))
+    assert tasks.send_notice(runtime, job, 0) == "gone"
+    assert tasks.send_notice(runtime, job, 0) == "gone"
+    assert sender.sent == []
