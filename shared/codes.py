@@ -93,7 +93,17 @@ def recovery_digest(key: bytes, code: str) -> str:
     return _text(hmac.new(key, f"recovery\x00{code}".encode(), hashlib.sha256).digest())
 
 
+# Quotes around a local part, or around an address in a Python repr: never its first letter.
+_QUOTES = "\"'`"
+
+
 def mask_email(address: str) -> str:
-    """``ada@example.com`` -> ``a**@example.com``: enough for a person to recognise it."""
-    local, _, domain = address.rpartition("@")
-    return f"{local[:1]}**@{domain}"
+    """``ada@example.com`` -> ``a**@example.com``: enough for a person to recognise it.
+
+    At most one character of the local part is shown, whatever its script; a quoted local
+    part (``"jörg müller"@example.com``) shows its first character inside the quotes. The
+    domain is kept: it says which mail provider a failure is about."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "**"
+    return f"{local.lstrip(_QUOTES)[:1]}**@{domain}"

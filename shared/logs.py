@@ -1,8 +1,8 @@
 """Log lines of the API and the workers: one JSON object per line, with the request id.
 
 Both entry points call ``configure_logging``. Every line goes through one handler whose
-formatter masks email addresses (a safety net: code that logs an address masks it first)
-and never adds more than an allow-list of ``extra=`` fields.
+formatter masks email addresses, in any script (a safety net: code that logs an address
+masks it first) and never adds more than an allow-list of ``extra=`` fields.
 """
 
 from __future__ import annotations
@@ -42,17 +42,65 @@ EXTRA_FIELDS = (
     "queues",
     "port",
 )
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Addresses are found from their "@" outwards, never by a pattern tried at every position
+# (quadratic on a long run of letters): the domain is matched forwards from the "@", the
+# local part read backwards. Both accept any script, so that internationalised addresses
+# (RFC 6531), punycode domains and a Python repr of UTF-8 bytes (``j\xc3\xb6rg@``)
+# are masked too. Over-reaching is safe (more is masked, or a domain shown with what
+# follows it); stopping short is a leak.
+# A domain label: any character but space, the dots and the ASCII that no label holds
+# (the backslash is kept for the escapes of a repr). At least two labels (so
+# "celery@worker-1", a Celery node name, is left alone), or a bracketed address literal.
+_LABEL = r"[^\s\x00-\x2c.\x2f\x3a-\x40\x5b\x5d\x5e\x60\x7b-\x7f\u3002\uff0e\uff61]+"
+_DOMAIN = re.compile(rf"{_LABEL}(?:[.\u3002\uff0e\uff61]{_LABEL})+|\[[^\]\s@]{{1,64}}\]")
+# A local part read backwards from the "@": anything but space and RFC 5322's specials.
+_LOCAL_REVERSED = re.compile(r'[^\s\x00-\x1f\x7f()<>\[\]:;@,"]+')
+# RFC 5321 allows 64 octets; a longer run is masked as far back as this.
+_LOCAL_MAX_CHARS = 256
+_QUOTE_CHARS = "'`"
 # uvicorn's access line: client, method, path with query string, HTTP version, status.
 _ACCESS_ARGS = 5
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 
 
+def _local_start(text: str, floor: int, at: int) -> int:
+    """Where the local part that ends at ``at`` starts (``at`` itself: there is none)."""
+    window_start = max(floor, at - _LOCAL_MAX_CHARS)
+    if at > window_start and text[at - 1] == '"':
+        # A quoted local part ("jörg müller"@...): back to its opening quote, on one line.
+        opening = text.rfind('"', window_start, at - 1)
+        if opening >= 0 and "\n" not in text[opening:at]:
+            return opening
+        return at
+    found = _LOCAL_REVERSED.match(text[window_start:at][::-1])
+    start = at - found.end() if found else at
+    # A repr's quote ('jörg@...'), not part of the address.
+    while start < at and text[start] in _QUOTE_CHARS:
+        start += 1
+    return start
+
+
 def redact(text: str) -> str:
-    """``text`` with every email address masked as ``a**@example.com``."""
-    if "@" not in text:
+    """``text`` with every email address masked as ``a**@example.com``: at most the first
+    character of the local part is left, in any script; the domain is kept."""
+    at = text.find("@")
+    if at < 0:
         return text
-    return _EMAIL.sub(lambda found: mask_email(found.group(0)), text)
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts
+    while at >= 0:
+        domain = _DOMAIN.match(text, at + 1)
+        start = _local_start(text, done, at) if domain else at
+        if domain is None or start == at:
+            at = text.find("@", at + 1)
+            continue
+        parts += (text[done:start], mask_email(text[start : at + 1] + domain.group()))
+        done = domain.end()
+        at = text.find("@", done)
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _access_line(record: logging.LogRecord) -> tuple[str, dict[str, Any]] | None:

@@ -7,7 +7,9 @@ import json
 import logging
 import logging.config
 import re
+import smtplib
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -100,6 +102,64 @@ def test_redact_leaves_masked_addresses_and_host_names_alone() -> None:
     assert redact("a**@example.com") == "a**@example.com"
     assert redact("celery@worker-1 ready.") == "celery@worker-1 ready."
     assert redact("to x@y.z and y@z.a") == "to x**@y.z and y**@z.a"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("to jörg@exämple.com now", "to j**@exämple.com now"),
+        ("to jörg.müller@example.com now", "to j**@example.com now"),
+        ("<jörg@xn--exmple-cua.com>", "<j**@xn--exmple-cua.com>"),
+        ("用户@例子.广告 refused", "用**@例子.广告 refused"),
+        ("अजय@डाटामेल.भारत refused", "अ**@डाटामेल.भारत refused"),
+        # decomposed umlauts (a letter then a combining mark)
+        ("jo\u0308rg@exa\u0308mple.com", "j**@exa\u0308mple.com"),
+        ("jörg@例子。广告", "j**@例子。广告"),
+        ('"jörg müller"@example.com', "j**@example.com"),
+        ("jörg@[192.0.2.1]", "j**@[192.0.2.1]"),
+        ("ada@my_host.example.com", "a**@my_host.example.com"),
+        ("550 5.1.1 <ada@example.com>: Recipient address rejected",
+         "550 5.1.1 <a**@example.com>: Recipient address rejected"),
+    ],
+)  # fmt: skip
+def test_internationalised_addresses_are_masked_to_their_first_character(
+    text: str, masked: str
+) -> None:
+    assert redact(text) == masked
+
+
+def test_addresses_inside_a_python_repr_of_bytes_are_masked() -> None:
+    # str() of smtplib's SMTPRecipientsRefused: the reply is bytes, UTF-8 shown as escapes.
+    reply = "550 5.1.1 <jörg@exämple.com>: Recipient address rejected".encode()
+    text = str({"jörg@exämple.com": (550, reply)})
+    redacted = redact(text)
+    assert "jörg" not in redacted
+    assert "\\xb6rg@" not in redacted
+    assert redacted.count("**@") == 2
+
+
+def test_a_traceback_of_an_smtp_refusal_is_logged_without_the_address() -> None:
+    reply = "550 5.1.1 <jörg@exämple.com>: Recipient address rejected".encode()
+    try:
+        raise smtplib.SMTPRecipientsRefused({"jörg@exämple.com": (550, reply)})
+    except smtplib.SMTPRecipientsRefused:
+        record = _record("refused", exc_info=sys.exc_info())
+    for line in (JsonFormatter().format(record), TextFormatter().format(record)):
+        assert "rg@ex" not in line, line
+        assert "**@" in line
+
+
+def test_redact_is_idempotent_on_masked_addresses() -> None:
+    for text in ("j**@exämple.com", "用**@例子.广告", "a**@[192.0.2.1]"):
+        assert redact(text) == text
+        assert redact(redact(text)) == text
+
+
+def test_redact_stays_linear_on_long_lines_without_spaces() -> None:
+    text = "x" * 200_000 + "@" + "y" * 200_000
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 0.5
 
 
 def test_uvicorn_access_lines_lose_their_query_string() -> None:

@@ -99,6 +99,18 @@ def test_mask_email_keeps_the_first_letter_and_the_domain() -> None:
     assert codes.mask_email("x@y.org") == "x**@y.org"
 
 
+def test_mask_email_shows_one_character_of_an_internationalised_local_part() -> None:
+    assert codes.mask_email("jörg.müller@exämple.com") == "j**@exämple.com"
+    assert codes.mask_email("用户@例子.广告") == "用**@例子.广告"
+    assert codes.mask_email('"jörg müller"@example.com') == "j**@example.com"
+    assert codes.mask_email('"a@b"@example.com') == "a**@example.com"
+
+
+def test_mask_email_of_something_without_an_at_sign_shows_nothing() -> None:
+    assert codes.mask_email("jörg") == "**"
+    assert codes.mask_email("") == "**"
+
+
 def test_sealed_values_open_only_with_their_key_and_context() -> None:
     sealer = Sealer("s" * 40)
     sealed = sealer.seal("123456", "code:ch_1:1")
