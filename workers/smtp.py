@@ -8,6 +8,7 @@ import smtplib
 import ssl
 
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError
+from shared.logs import redact
 from shared.settings import SmtpSecurity
 from workers.message import OutgoingMail
 
@@ -17,7 +18,9 @@ _CLEAN_REFUSALS = (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused)
 
 def _reply_text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
-    return " ".join(text.split())[:_MAX_REPLY_CHARS]
+    # Servers echo the recipient ("550 5.1.1 <jörg@exämple.com>: ..."), and this text ends up
+    # in log lines and retry reasons: masked here, before it leaves the sender.
+    return redact(" ".join(text.split()))[:_MAX_REPLY_CHARS]
 
 
 def _by_code(code: int, reply: bytes | str, where: str) -> MailError:
@@ -139,6 +142,10 @@ class SmtpSender:
                 if dead and reused and attempt == 1:
                     # A kept connection the server closed while idle: expected, not a failure.
                     continue
+                if isinstance(exc, smtplib.SMTPException):
+                    # smtplib's exception holds the reply unmasked (as bytes, which a log line
+                    # shows escaped); ``error`` says what it said, masked.
+                    raise error from None
                 raise error from exc
             except BaseException:
                 self._drop()
@@ -203,7 +210,7 @@ class SmtpSender:
             return TransientSmtpError(f"{where}: connection closed by the server"), True
         if isinstance(exc, smtplib.SMTPException):
             # Missing STARTTLS or AUTH support and the like: configuration, not luck.
-            return PermanentSmtpError(f"{where}: {type(exc).__name__}: {exc}"), False
+            return PermanentSmtpError(redact(f"{where}: {type(exc).__name__}: {exc}")), False
         if isinstance(exc, TimeoutError):
             # Not retried at once: the server may be slow rather than gone.
             return TransientSmtpError(f"{where}: timed out"), False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import socket
 import time
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -301,3 +302,39 @@ def test_a_server_offering_pipelining_gets_mail_rcpt_and_data_in_one_write(
     envelope = [w for w in writes if isinstance(w, str) and w.startswith("MAIL FROM:")]
     assert len(envelope) == 1
     assert envelope[0].endswith("RCPT TO:<ann@example.org>\r\nDATA\r\n")
+
+
+def _everything_said_about(error: BaseException) -> str:
+    """The error as a log line with its traceback would show it, before any masking."""
+    return "".join(traceback.format_exception(error))
+
+
+@pytest.mark.parametrize(
+    ("to", "command"),
+    [
+        ("jörg@exämple.com", "RCPT"),
+        ("jörg.müller@example.com", "RCPT"),
+        ("joerg.mueller@example.com", "RCPT"),
+        ("joerg.mueller@example.com", "DATA"),
+    ],
+)
+def test_a_reply_that_echoes_the_recipient_leaves_the_sender_masked(
+    catcher: MailCatcher, sender: SmtpSender, to: str, command: str
+) -> None:
+    reply = f"5.1.1 <{to}>: Recipient address rejected"
+    if command == "DATA":
+        catcher.fail_next(550, text=reply)
+    else:
+        catcher.refuse_next(command, 550, reply)
+
+    with pytest.raises(PermanentSmtpError) as raised:
+        sender.send(mail(1, to=to))
+
+    local, _, domain = to.partition("@")
+    said = _everything_said_about(raised.value)
+    assert f"SMTP 550 5.1.1 <{local[0]}**@{domain}>: Recipient address rejected" in str(
+        raised.value
+    )
+    assert local not in said
+    assert local.encode("utf-8").decode("ascii", "backslashreplace") not in said
+    assert local.encode("utf-8").hex() not in said
