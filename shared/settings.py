@@ -155,7 +155,8 @@ class Settings(BaseSettings):
         holding = [name for name, keys in candidates if keys & SAMPLE_KEYS]
         if holding and not self.allow_sample_keys:
             raise ValueError(
-                f"{' and '.join(holding)} hold docker-compose.yml's public sample key: set your"
+                f"{' and '.join(holding)} {'hold' if len(holding) > 1 else 'holds'}"
+                " docker-compose.yml's public sample key: set your"
                 " own (or TWOSTEP_ALLOW_SAMPLE_KEYS=true, on a developer's machine only)"
             )
         return self
