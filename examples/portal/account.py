@@ -6,29 +6,35 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from markupsafe import Markup
 
 from examples.portal import session
 from examples.portal.context import (
     Csrf,
+    Language,
     Portal,
     PortalDep,
     SignedIn,
     client_of,
+    language,
     minutes,
     render,
     when,
 )
+from examples.portal.locales import Translator
 from examples.portal.settings import User
 from examples.portal.twostep import Account, Problem, TotpEnrolment
 
-router = APIRouter()
+router = APIRouter(dependencies=[Language])
 
 SECURITY = "/settings/security"
 # Set while an authenticator enrolment waits for its first code. Only a flag: the secret is
 # shown once, in the response to the set-up, and never stored by the portal.
 _TOTP_PENDING = "totp_pending"
+RECOVERY = f"{SECURITY}/recovery-codes"
+_RECOVERY_CODES = "recovery_codes"
+_HOLD_SECONDS = 10 * 60
 _BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -53,7 +59,8 @@ async def _account(portal: Portal, user: User) -> Account:
         if exc.code != "account_not_found":
             raise
         # The profile went away on twostep's side (deleted or Redis reset): put it back.
-        return await portal.twostep.put_account(user.account_id, user.email, user.locale)
+        locale = await portal.locale_of(user)
+        return await portal.twostep.put_account(user.account_id, user.email, locale)
 
 
 async def _security_page(
@@ -62,7 +69,6 @@ async def _security_page(
     user: User,
     *,
     enrolment: TotpEnrolment | None = None,
-    recovery_codes: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
     account = await _account(portal, user)
@@ -81,7 +87,6 @@ async def _security_page(
         # Our own API drew the QR code: it is trusted markup, shown inline.
         qr_svg=Markup(enrolment.qr_svg) if enrolment else None,  # noqa: S704
         totp_pending=bool(request.session.get(_TOTP_PENDING)),
-        recovery_codes=recovery_codes,
     )
 
 
@@ -110,6 +115,7 @@ async def apply_two_step(
         session.flash(request, "unchanged")
         return _see()
     await portal.twostep.set_two_step(user.account_id, wanted, client_of(request))
+    await session.end_other_sessions(request, portal.store, user.account_id)
     session.flash(request, "now_on" if wanted else "now_off")
     return _see()
 
@@ -140,6 +146,7 @@ async def totp_confirm(
             return _too_many(request, exc)
         return _see()
     request.session.pop(_TOTP_PENDING, None)
+    await session.end_other_sessions(request, portal.store, user.account_id)
     session.flash(request, "totp_confirmed")
     return _see()
 
@@ -147,6 +154,7 @@ async def totp_confirm(
 @router.post(f"{SECURITY}/totp/remove", dependencies=[Csrf])
 async def totp_remove(request: Request, portal: PortalDep, user: SignedIn) -> Response:
     await portal.twostep.remove_totp(user.account_id)
+    await session.end_other_sessions(request, portal.store, user.account_id)
     request.session.pop(_TOTP_PENDING, None)
     session.flash(request, "totp_removed")
     return _see()
@@ -174,8 +182,48 @@ async def revoke(request: Request, portal: PortalDep, user: SignedIn, browser_id
     return _see()
 
 
-@router.post(f"{SECURITY}/recovery-codes", dependencies=[Csrf])
+@router.post(RECOVERY, dependencies=[Csrf])
 async def recovery_new(request: Request, portal: PortalDep, user: SignedIn) -> Response:
     codes = await portal.twostep.new_recovery_codes(user.account_id, client_of(request))
-    # Shown in this response only: a redirect would need them stored somewhere.
-    return await _security_page(request, portal, user, recovery_codes=codes)
+    await session.end_other_sessions(request, portal.store, user.account_id)
+    # Post, redirect, get: a refresh shows this set again and never makes another. The set
+    # waits in the (server-side) session until the user says it is saved, or for 10 minutes.
+    request.session[_RECOVERY_CODES] = {"codes": codes, "until": portal.clock() + _HOLD_SECONDS}
+    return _see(RECOVERY)
+
+
+def _held_codes(request: Request, portal: Portal) -> list[str] | None:
+    held = request.session.get(_RECOVERY_CODES)
+    if not isinstance(held, dict) or not held.get("until", 0) > portal.clock():
+        request.session.pop(_RECOVERY_CODES, None)
+        return None
+    codes = held.get("codes")
+    return [str(code) for code in codes] if isinstance(codes, list) else None
+
+
+@router.get(RECOVERY)
+async def recovery_page(request: Request, portal: PortalDep, user: SignedIn) -> Response:
+    codes = _held_codes(request, portal)
+    if codes is None:
+        return _see()
+    return render(request, "recovery_codes.html", user=user, recovery_codes=codes)
+
+
+@router.get(f"{RECOVERY}.txt")
+async def recovery_download(request: Request, portal: PortalDep, user: SignedIn) -> Response:
+    codes = _held_codes(request, portal)
+    if codes is None:
+        return _see()
+    t = Translator(language(request, portal))
+    text = "\n".join([str(t("recovery_file_title", email=user.email)), "", *codes, ""])
+    return PlainTextResponse(
+        text,
+        headers={"Content-Disposition": 'attachment; filename="recovery-codes.txt"'},
+    )
+
+
+@router.post(f"{RECOVERY}/done", dependencies=[Csrf])
+async def recovery_done(request: Request, user: SignedIn) -> Response:
+    request.session.pop(_RECOVERY_CODES, None)
+    session.flash(request, "recovery_saved")
+    return _see()

@@ -12,12 +12,15 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from examples.portal import account, login
 from examples.portal.context import CsrfMismatch, Portal, Redirect, render
 from examples.portal.security import SecurityHeaders, Sessions
 from examples.portal.settings import PortalSettings, load_settings
+from examples.portal.store import PortalStore
+from examples.portal.throttle import Throttle
 from examples.portal.twostep import Problem, Twostep, TwostepError
 
 log = logging.getLogger("portal")
@@ -30,11 +33,13 @@ def create_app(
     *,
     twostep_transport: httpx.AsyncBaseTransport | None = None,
     clock: Callable[[], float] = time.time,
+    redis: Redis | None = None,
 ) -> FastAPI:
     """Build the portal. Without settings, they come from ``PORTAL_*`` variables.
 
     ``twostep_transport`` replaces the network to twostep (tests run twostep in process);
-    ``clock`` is the time the countdowns and cookie lifetimes are computed against.
+    ``clock`` is the time the countdowns and the throttle's waits are computed against;
+    ``redis`` replaces the connection to ``PORTAL_REDIS_URL`` (tests hand in a fake).
     """
     if settings is None:
         settings = load_settings()
@@ -50,10 +55,21 @@ def create_app(
         transport=twostep_transport,
     )
 
+    own_redis = redis is None
+    if redis is None:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    store = PortalStore(
+        redis,
+        secret=settings.session_secret.get_secret_value(),
+        session_ttl_seconds=settings.session_max_age_seconds,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await twostep.aclose()
+        if own_redis:
+            await redis.aclose()
 
     app = FastAPI(
         title="twostep reference portal",
@@ -62,7 +78,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.portal = Portal.build(settings, twostep, clock)
+    app.state.portal = Portal.build(settings, twostep, clock, store, Throttle(redis, clock))
     app.include_router(login.router)
     app.include_router(account.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -70,7 +86,7 @@ def create_app(
     # Each middleware wraps those added before it: the headers go on every answer.
     app.add_middleware(
         Sessions,
-        secret_key=settings.session_secret.get_secret_value(),
+        store=store,
         max_age=settings.session_max_age_seconds,
         secure_cookies=settings.secure_cookies,
     )

@@ -93,6 +93,13 @@ EN: dict[str, str] = {
         "Each works once, and any earlier set no longer works."
     ),
     "too_many_tries": "Too many tries. Try again in {minutes} min.",
+    "signin_wait_seconds": "Too many sign-in attempts. Try again in {seconds} s.",
+    "signin_wait_minutes": "Too many sign-in attempts. Try again in {minutes} min.",
+    "recovery_download": "Download (.txt)",
+    "recovery_print": "Print",
+    "recovery_done": "I have saved them",
+    "recovery_saved": "Your new recovery codes are set. Keep them somewhere safe.",
+    "recovery_file_title": "Recovery codes for {email}. Each works once.",
     # error pages
     "unavailable_title": "Service unavailable",
     "unavailable_body": "Two-step service unavailable, try again in a moment.",
@@ -209,6 +216,13 @@ FR: dict[str, str] = {
         "Chacun ne sert qu'une fois, et les anciens codes ne fonctionnent plus."
     ),
     "too_many_tries": "Trop de tentatives. Réessayez dans {minutes} min.",
+    "signin_wait_seconds": "Trop de tentatives de connexion. Réessayez dans {seconds} s.",
+    "signin_wait_minutes": "Trop de tentatives de connexion. Réessayez dans {minutes} min.",
+    "recovery_download": "Télécharger (.txt)",
+    "recovery_print": "Imprimer",
+    "recovery_done": "Je les ai conservés",
+    "recovery_saved": "Vos nouveaux codes de récupération sont prêts. Gardez-les en lieu sûr.",
+    "recovery_file_title": "Codes de récupération de {email}. Chacun ne sert qu'une fois.",
     "unavailable_title": "Service indisponible",
     "unavailable_body": "Le service de vérification en deux étapes est indisponible, réessayez.",
     "csrf_title": "Formulaire expiré",
@@ -314,6 +328,19 @@ ES: dict[str, str] = {
         "Cada uno sirve una vez y los anteriores ya no funcionan."
     ),
     "too_many_tries": "Demasiados intentos. Inténtelo de nuevo en {minutes} min.",
+    "signin_wait_seconds": (
+        "Demasiados intentos de inicio de sesión. Inténtelo de nuevo en {seconds} s."
+    ),
+    "signin_wait_minutes": (
+        "Demasiados intentos de inicio de sesión. Inténtelo de nuevo en {minutes} min."
+    ),
+    "recovery_download": "Descargar (.txt)",
+    "recovery_print": "Imprimir",
+    "recovery_done": "Ya los he guardado",
+    "recovery_saved": (
+        "Sus nuevos códigos de recuperación están listos. Guárdelos en un lugar seguro."
+    ),
+    "recovery_file_title": "Códigos de recuperación de {email}. Cada uno sirve una vez.",
     "unavailable_title": "Servicio no disponible",
     "unavailable_body": "El servicio de verificación en dos pasos no está disponible; "
     "inténtelo de nuevo.",

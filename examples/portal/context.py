@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import re
 from collections.abc import Callable
@@ -19,7 +20,11 @@ from markupsafe import Markup
 from examples.portal import locales, session
 from examples.portal.security import is_secure
 from examples.portal.settings import PortalSettings, User
-from examples.portal.twostep import Client, Twostep
+from examples.portal.store import PortalStore
+from examples.portal.throttle import Throttle
+from examples.portal.twostep import Client, Twostep, TwostepError
+
+log = logging.getLogger("portal")
 
 TEMPLATES = Path(__file__).parent / "templates"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -34,13 +39,24 @@ class Portal:
     settings: PortalSettings
     twostep: Twostep
     clock: Callable[[], float]
+    store: PortalStore
+    throttle: Throttle
     templates: Environment
 
     @classmethod
     def build(
-        cls, settings: PortalSettings, twostep: Twostep, clock: Callable[[], float]
+        cls,
+        settings: PortalSettings,
+        twostep: Twostep,
+        clock: Callable[[], float],
+        store: PortalStore,
+        throttle: Throttle,
     ) -> Portal:
-        return cls(settings, twostep, clock, _TEMPLATES)
+        return cls(settings, twostep, clock, store, throttle, _TEMPLATES)
+
+    async def locale_of(self, user: User) -> str:
+        """The language the user chose last, else the one in the user list."""
+        return locales.supported(await self.store.locale(user.account_id)) or user.locale
 
     def seconds_until(self, rfc3339: str | None) -> int:
         """Whole seconds from now until an API time, rounded up; 0 once it has passed."""
@@ -131,6 +147,28 @@ def language(request: Request, portal: Portal) -> str:
     if user is not None:
         return user.locale
     return locales.negotiate(request.headers.get("accept-language")) or locales.DEFAULT
+
+
+async def remember_language(request: Request, portal: PortalDep) -> None:
+    """``?lang=`` on any page: the account keeps the choice, and twostep's emails follow it."""
+    chosen = locales.supported(request.query_params.get("lang"))
+    if chosen is None:
+        return
+    request.session["lang"] = chosen
+    login = session.pending(request)
+    account_id = login.account_id if login else session.signed_in(request)
+    user = portal.settings.user_by_account(account_id) if account_id else None
+    if user is None or await portal.store.locale(user.account_id) == chosen:
+        return
+    await portal.store.set_locale(user.account_id, chosen)
+    try:
+        await portal.twostep.put_account(user.account_id, user.email, chosen)
+    except TwostepError as exc:
+        # The page still changes; the next sign-in puts the profile again.
+        log.warning("could not save the language to twostep: %s", type(exc).__name__)
+
+
+Language = Depends(remember_language)
 
 
 def render(

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
 
-from examples.portal import session
+from examples.portal import locales, session
 from examples.portal.context import (
     Csrf,
+    Language,
     Pending,
     PortalDep,
     client_of,
@@ -23,7 +24,7 @@ from examples.portal.context import (
 from examples.portal.passwords import verify_password
 from examples.portal.twostep import Login, Problem, Unavailable
 
-router = APIRouter()
+router = APIRouter(dependencies=[Language])
 
 TRUSTED_COOKIE = "twostep_tb"
 # Locks and expiries end the login: the user starts again from the password.
@@ -60,6 +61,16 @@ async def signin(
     password: Annotated[str, Form()] = "",
 ) -> Response:
     email = email[:254]
+    ip = client_of(request).ip
+    wait = await portal.throttle.attempt(email, ip)
+    if wait:
+        key = "signin_wait_seconds" if wait < 120 else "signin_wait_minutes"
+        note = session.Flash(
+            key=key, kind="error", params={"seconds": wait, "minutes": minutes(wait)}
+        )
+        refused = render(request, "signin.html", status_code=429, message=note, email=email)
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     user = portal.settings.user_by_email(email)
     # Hash even for an unknown email (against a decoy) so timing does not tell which it was.
     hashed = user.password_hash if user else None
@@ -68,12 +79,20 @@ async def signin(
     if not right or user is None or len(password) > 1024:
         message = session.Flash(key="bad_password", kind="error")
         return render(request, "signin.html", status_code=401, message=message, email=email)
+    await portal.throttle.succeeded(email, ip)
 
+    # The language on screen is the one the emails use: a choice made in this browser wins,
+    # and is kept for the account; else the one the account chose before.
+    locale = locales.supported(request.session.get("lang"))
+    if locale is None:
+        locale = await portal.locale_of(user)
+    else:
+        await portal.store.set_locale(user.account_id, locale)
     client = client_of(request)
     token = request.cookies.get(TRUSTED_COOKIE) or None
     try:
         # The portal owns the profile: putting it at each sign-in keeps twostep in step.
-        await portal.twostep.put_account(user.account_id, user.email, user.locale)
+        await portal.twostep.put_account(user.account_id, user.email, locale)
         login = await portal.twostep.start_login(user.account_id, token, client)
     except Problem as exc:
         if exc.code not in ("account_locked", "send_limit"):
@@ -84,8 +103,10 @@ async def signin(
         return render(request, "signin.html", status_code=429, message=note, email=email)
     if login.status == "not_required":
         session.sign_in(request, user.account_id)
+        request.session["lang"] = locale
         return _see("/")
     session.start_over(request)
+    request.session["lang"] = locale
     _remember(request, user.account_id, login)
     return _see("/two-step")
 

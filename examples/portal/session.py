@@ -1,6 +1,8 @@
-"""What the portal keeps in its signed session cookie: who, how far along, CSRF, messages.
+"""What the portal keeps in its session: who, how far along, CSRF, messages, language.
 
-The cookie is signed, not encrypted: it never holds a code, a token, a secret or a password.
+The session lives in the portal's Redis (``security.Sessions``); the cookie holds only its id.
+It never holds a password, a token or a TOTP secret; a new set of recovery codes stays there
+for a few minutes, until the user has saved it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+
+from examples.portal.store import PortalStore
 
 Kind = Literal["info", "error"]
 
@@ -51,9 +55,11 @@ def csrf_matches(request: Request, submitted: str) -> bool:
 
 
 def start_over(request: Request) -> None:
-    """Forget everything but the chosen language, with a new CSRF token (no fixation)."""
+    """Forget everything but the chosen language, with a new session id and CSRF token (no
+    fixation): the old session is deleted, so a copy of its cookie no longer works."""
     lang = request.session.get("lang")
     request.session.clear()
+    request.state.session_handle.renew = True
     if lang:
         request.session["lang"] = lang
     csrf_token(request)
@@ -68,6 +74,11 @@ def signed_in(request: Request) -> str | None:
 def sign_in(request: Request, account_id: str) -> None:
     start_over(request)
     request.session["account_id"] = account_id
+
+
+async def end_other_sessions(request: Request, store: PortalStore, account_id: str) -> None:
+    """End the account's sessions in other browsers (after a password or two-step change)."""
+    await store.end_sessions(account_id, keep=request.state.session_handle.session_id)
 
 
 def pending(request: Request) -> PendingLogin | None:

@@ -63,6 +63,10 @@ class PortalSettings(BaseSettings):
     twostep_url: Annotated[str, StringConstraints(pattern=r"^https?://")] = "http://127.0.0.1:8080"
     twostep_api_key: SecretStr
     session_secret: SecretStr
+    # The portal's own database (sessions, throttle, languages): not one of twostep's.
+    redis_url: Annotated[str, StringConstraints(pattern=r"^rediss?://")] = (
+        "redis://127.0.0.1:6379/2"
+    )
     users: list[User] = Field(default_factory=lambda: list(DEMO_USERS))
     # None means "auto": cookies are Secure when the request came over HTTPS.
     secure_cookies: bool | None = None

@@ -18,6 +18,7 @@ from examples.portal.catalogue import CATALOGUE
 from examples.portal.locales import negotiate
 from examples.portal.passwords import hash_password, verify_password
 from examples.portal.settings import DEMO_PASSWORD_HASH, PortalSettings
+from examples.portal.twostep import Twostep
 from tests.conftest import FakeClock, RecordingMailQueue, code_of, make_settings
 from tests.processes import API_KEY
 
@@ -40,6 +41,12 @@ class Stack:
     mail: RecordingMailQueue
     clock: FakeClock
     portal_transport: httpx.ASGITransport
+    portal_redis: fakeredis.FakeAsyncRedis
+
+    @property
+    def portal_client(self) -> Twostep:
+        twostep: Twostep = self.portal_transport.app.state.portal.twostep  # type: ignore[attr-defined]
+        return twostep
 
     def browser_at(self, base_url: str) -> httpx.AsyncClient:
         """Another browser (its own cookie jar) on the same portal."""
@@ -56,17 +63,22 @@ async def stack() -> AsyncIterator[Stack]:
     clock = FakeClock()
     mail = RecordingMailQueue()
     redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    own = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     twostep = create_twostep(make_settings(), redis=redis, broker=redis, mail=mail, clock=clock)
     portal = create_app(
-        portal_settings(), twostep_transport=httpx.ASGITransport(app=twostep), clock=clock
+        portal_settings(),
+        twostep_transport=httpx.ASGITransport(app=twostep),
+        clock=clock,
+        redis=own,
     )
     transport = httpx.ASGITransport(app=portal)
-    stack = Stack(httpx.AsyncClient(), mail, clock, transport)
+    stack = Stack(httpx.AsyncClient(), mail, clock, transport, own)
     async with stack.browser_at("http://portal.test") as browser:
         stack.browser = browser
         yield stack
     await portal.state.portal.twostep.aclose()
     await redis.aclose()
+    await own.aclose()
 
 
 def csrf_of(html: str) -> str:
@@ -400,12 +412,20 @@ async def test_authenticator_app_set_up_and_used_at_sign_in(stack: Stack) -> Non
     assert response.url.path == "/"
 
 
-async def test_recovery_codes_are_shown_once_and_work(stack: Stack) -> None:
+async def test_recovery_codes_are_shown_on_a_get_page_and_work(stack: Stack) -> None:
     await sign_in(stack.browser)
     made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
+    assert made.history[0].status_code == 303  # post, redirect, get
+    assert made.url.path == "/settings/security/recovery-codes"
+    assert made.headers["cache-control"] == "no-store"
     codes = re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', made.text)
     assert len(codes) == 10
     assert "they will not be shown again" in made.text
+    download = await stack.browser.get("/settings/security/recovery-codes.txt")
+    assert download.headers["content-disposition"].startswith("attachment;")
+    assert download.headers["content-type"].startswith("text/plain")
+    assert download.headers["cache-control"] == "no-store"
+    assert all(code in download.text for code in codes)
     page = (await stack.browser.get("/settings/security")).text
     assert 'class="recovery-code"' not in page
     assert "You have 10 recovery codes left." in page
@@ -421,11 +441,146 @@ async def test_recovery_codes_are_shown_once_and_work(stack: Stack) -> None:
     assert "You have 9 recovery codes left." in page
 
 
+async def test_refreshing_the_recovery_codes_page_never_makes_a_new_set(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
+    codes = re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', made.text)
+    again = await stack.browser.get("/settings/security/recovery-codes")
+    assert re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', again.text) == codes
+    assert (
+        "You have 10 recovery codes left." in (await stack.browser.get("/settings/security")).text
+    )
+    done = await post(
+        stack.browser, "/settings/security/recovery-codes", "/settings/security/recovery-codes/done"
+    )
+    assert done.url.path == "/settings/security"
+    # Once put away, the URL shows nothing and makes nothing: back to the Security tab.
+    gone = await stack.browser.get("/settings/security/recovery-codes", follow_redirects=False)
+    assert (gone.status_code, gone.headers["location"]) == (303, "/settings/security")
+    txt = await stack.browser.get("/settings/security/recovery-codes.txt", follow_redirects=False)
+    assert txt.status_code == 303
+    assert (
+        "You have 10 recovery codes left." in (await stack.browser.get("/settings/security")).text
+    )
+
+
+async def test_sign_out_ends_the_session_and_a_copied_cookie_is_refused(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    copied = stack.browser.cookies["portal_session"]
+    await sign_out(stack.browser)
+    async with stack.browser_at("http://portal.test") as thief:
+        thief.cookies.set("portal_session", copied, domain="portal.test")
+        response = await thief.get("/settings/security", follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/signin")
+
+
+async def test_the_session_cookie_is_an_opaque_id_kept_in_redis(stack: Stack) -> None:
+    response = await sign_in(stack.browser)
+    cookie = response.history[0].headers["set-cookie"]
+    value = stack.browser.cookies["portal_session"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", value)
+    assert "httponly" in cookie.lower()
+    assert "samesite=lax" in cookie.lower()
+    keys = [key async for key in stack.portal_redis.scan_iter("portal:session:*")]
+    assert len(keys) == 1
+    assert value not in keys[0]  # keyed by a digest: the id is a secret
+    ttl = await stack.portal_redis.ttl(keys[0])
+    assert 0 < ttl <= 12 * 3600
+
+
+async def test_a_two_step_change_ends_the_other_sessions(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    async with stack.browser_at("http://portal.test") as other:
+        await sign_in(other)
+        assert (await other.get("/settings/security")).url.path == "/settings/security"
+        await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+        assert (await other.get("/", follow_redirects=False)).headers["location"] == "/signin"
+    # This browser stays signed in.
+    assert (await stack.browser.get("/settings/security")).url.path == "/settings/security"
+
+
+async def test_wrong_passwords_are_throttled_per_account_with_a_growing_wait(
+    stack: Stack,
+) -> None:
+    statuses = [(await sign_in(stack.browser, "wrong")).status_code for _ in range(8)]
+    assert statuses[:6] == [401] * 6
+    assert statuses[6:] == [429, 429]
+    refused = await sign_in(stack.browser)  # even the right password waits its turn
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "1"
+    assert message_of(refused.text) == "Too many sign-in attempts. Try again in 1 s."
+    stack.clock.advance(1)
+    assert (await sign_in(stack.browser, "wrong")).status_code == 401
+    twice = await sign_in(stack.browser)
+    assert twice.headers["retry-after"] == "2"  # the wait doubles
+    stack.clock.advance(2)
+    assert (await sign_in(stack.browser)).url.path == "/"
+    await sign_out(stack.browser)
+    # Success starts the count again.
+    assert [(await sign_in(stack.browser, "wrong")).status_code for _ in range(6)] == [401] * 6
+
+
+async def test_wrong_passwords_from_one_address_are_throttled_across_accounts(
+    stack: Stack,
+) -> None:
+    html = (await stack.browser.get("/signin")).text
+    statuses = []
+    for number in range(22):
+        response = await stack.browser.post(
+            "/signin",
+            data={
+                "csrf_token": csrf_of(html),
+                "email": f"user{number}@example.com",
+                "password": "guess",
+            },
+        )
+        statuses.append(response.status_code)
+    assert statuses[:21] == [401] * 21
+    assert statuses[21] == 429
+
+
+async def test_the_throttle_message_is_translated(stack: Stack) -> None:
+    await stack.browser.get("/signin?lang=fr")
+    for _ in range(7):
+        response = await sign_in(stack.browser, "wrong")
+    assert response.status_code == 429
+    assert message_of(response.text) == "Trop de tentatives de connexion. Réessayez dans 1 s."
+
+
+async def test_the_language_chosen_is_saved_to_the_account(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await stack.browser.get("/signin?lang=fr")
+    await sign_in(stack.browser)
+    await verify(stack)
+    account = await stack.portal_client.get_account("demo-ada")
+    assert account.locale == "fr"
+    await stack.browser.get("/settings/security?lang=es")
+    assert (await stack.portal_client.get_account("demo-ada")).locale == "es"
+    await sign_out(stack.browser)
+    # Another browser, in English: the account keeps Spanish, and so do the pages.
+    async with stack.browser_at("http://portal.test") as other:
+        page = await sign_in(other)
+        assert '<html lang="es">' in page.text
+        assert (await stack.portal_client.get_account("demo-ada")).locale == "es"
+
+
+async def test_the_language_chosen_stays_after_a_lock(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    await sign_in(stack.browser)
+    await stack.browser.get("/two-step?lang=es")
+    code = code_of(stack.mail.codes[-1])
+    for _ in range(5):
+        response = await verify(stack, code=wrong(code))
+    assert response.url.path == "/signin"
+    assert '<html lang="es">' in response.text
+
+
 async def test_twostep_down_shows_a_friendly_page(caplog: pytest.LogCaptureFixture) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    portal = create_app(portal_settings(), twostep_transport=httpx.MockTransport(refuse))
+    own = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
+    portal = create_app(portal_settings(), twostep_transport=httpx.MockTransport(refuse), redis=own)
     transport = httpx.ASGITransport(app=portal)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://portal.test", follow_redirects=True
@@ -433,6 +588,7 @@ async def test_twostep_down_shows_a_friendly_page(caplog: pytest.LogCaptureFixtu
         with caplog.at_level(logging.INFO):
             response = await sign_in(browser)
     await portal.state.portal.twostep.aclose()
+    await own.aclose()
     assert response.status_code == 503
     assert "Two-step service unavailable, try again" in response.text
     assert "Traceback" not in response.text
