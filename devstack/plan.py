@@ -115,6 +115,8 @@ class Plan:
                 "PORTAL_TWOSTEP_URL": self.url("api"),
                 "PORTAL_TWOSTEP_API_KEY": self.keys["TWOSTEP_API_KEYS"],
                 "PORTAL_SESSION_SECRET": self.keys["PORTAL_SESSION_SECRET"],
+                # The portal's own database (sessions, sign-in throttle), apart from twostep's.
+                "PORTAL_REDIS_URL": f"redis://{LOOPBACK}:{self.ports['redis']}/2",
             }
             children.append(self._uvicorn("portal", "examples.portal.app:create_app", portal))
         return children
