@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
-NAMES = ["ada", "bob", "cy", "di"]
+NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus"]
 
 
 @dataclass
@@ -77,6 +77,7 @@ def stack(log_dir: Path) -> Iterator[Stack]:
         "PORTAL_TWOSTEP_URL": api_url,
         "PORTAL_TWOSTEP_API_KEY": API_KEY,
         "PORTAL_SESSION_SECRET": "browser-test-session-secret-0123456789",
+        "PORTAL_REDIS_URL": redis.url(2),
         "PORTAL_USERS": json.dumps(users),
     }
     portal = Process(
@@ -128,6 +129,10 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
 
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def subjects_mailed(catcher: MailCatcher, to: str) -> list[str]:
+    return [str(mail["Subject"]) for mail in list(catcher.messages) if mail["To"] == to]
 
 
 def codes_mailed(catcher: MailCatcher, to: str) -> list[str]:
@@ -287,3 +292,87 @@ def test_authenticator_app_enrolment_and_sign_in(page: Page, stack: Stack) -> No
     # The confirming code is spent: use the next step's, which the window accepts.
     enter_code(page, totp.at(time.time() + 30))
     expect(page.locator("#whoami")).to_contain_text("di@example.com")
+
+
+def test_the_language_chosen_is_the_language_of_the_next_email(page: Page, stack: Stack) -> None:
+    sign_in(page, "eve")
+    set_two_step(page, True)
+    page.click("a[hreflang=fr]")
+    expect(page.locator("html")).to_have_attribute("lang", "fr")
+    sign_out(page)
+    expect(page.locator("html")).to_have_attribute("lang", "fr")  # kept through the redirect
+    sign_in(page, "eve")
+    expect(page.locator("#code")).to_be_visible()
+    next_code(stack.catcher, "eve@example.com", 0)
+    assert subjects_mailed(stack.catcher, "eve@example.com")[-1] == "Votre code de vérification"
+    shot(page, "13-two-step-in-french")
+
+    page.click("a[hreflang=es]")
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    expect(page.locator("#resend")).to_be_enabled(timeout=10_000)
+    page.click("#resend")
+    code = next_code(stack.catcher, "eve@example.com", 1)
+    assert subjects_mailed(stack.catcher, "eve@example.com")[-1] == "Tu código de verificación"
+    enter_code(page, code)
+    expect(page.locator("#whoami")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+
+
+def test_refreshing_the_recovery_codes_page_keeps_the_set(page: Page, stack: Stack) -> None:
+    sign_in(page, "fay")
+    page.goto("/settings/security")
+    page.click("#recovery-new")
+    expect(page).to_have_url(re.compile(r"/settings/security/recovery-codes$"))
+    codes = page.locator(".recovery-code").all_inner_texts()
+    assert len(codes) == 10
+    shot(page, "14-recovery-codes-en")
+    page.reload()
+    assert page.locator(".recovery-code").all_inner_texts() == codes
+    for lang in ("fr", "es"):
+        page.click(f"a[hreflang={lang}]")
+        assert page.locator(".recovery-code").all_inner_texts() == codes
+        shot(page, f"14-recovery-codes-{lang}")
+    page.click("a[hreflang=en]")
+    with page.expect_download() as download:
+        page.click("#recovery-download")
+    assert download.value.suggested_filename == "recovery-codes.txt"
+    saved = Path(download.value.path()).read_text()
+    assert all(code in saved for code in codes)
+    page.click("#recovery-done")
+    expect(page).to_have_url(re.compile(r"/settings/security$"))
+    expect(page.locator("#recovery-remaining")).to_contain_text("10")
+    page.go_back()  # the codes page again: a GET, now put away, so back to the Security tab
+    expect(page).to_have_url(re.compile(r"/settings/security$"))
+
+
+def test_a_cookie_copied_before_sign_out_is_refused(
+    browser: Browser, page: Page, stack: Stack
+) -> None:
+    sign_in(page, "gus")
+    expect(page.locator("#whoami")).to_be_visible()
+    copied = [c for c in page.context.cookies() if c["name"] == "portal_session"]
+    assert len(copied) == 1
+    assert copied[0]["httpOnly"] is True
+    assert copied[0]["sameSite"] == "Lax"
+    sign_out(page)
+    thief = browser.new_context(base_url=stack.portal)
+    try:
+        thief.add_cookies(copied)  # type: ignore[arg-type]
+        stolen = thief.new_page()
+        stolen.goto("/settings/security")
+        expect(stolen).to_have_url(re.compile(r"/signin$"))
+        expect(stolen.locator("#sign-in")).to_be_visible()
+    finally:
+        thief.close()
+
+
+def test_wrong_passwords_are_throttled_in_every_language(page: Page, stack: Stack) -> None:
+    # Unknown addresses: throttled like real ones, and nobody else is locked out by this test.
+    for lang in ("en", "fr", "es"):
+        page.goto(f"/signin?lang={lang}")
+        for _ in range(7):
+            page.fill("#email", f"nobody-{lang}@example.com")
+            page.fill("#password", "wrong")
+            page.click("#sign-in")
+        expect(page.locator("#message")).to_contain_text(" 1 s")
+        shot(page, f"15-sign-in-throttled-{lang}")
