@@ -89,7 +89,7 @@ EN: dict[str, str] = {
     "recovery_left_one": "You have {n} recovery code left.",
     "recovery_new": "Make a new set",
     "recovery_shown": (
-        "Save these codes somewhere safe now: they will not be shown again. "
+        "Save these codes somewhere safe now: once you leave this page, they are not shown again. "
         "Each works once, and any earlier set no longer works."
     ),
     "too_many_tries": "Too many tries. Try again in {minutes} min.",
@@ -212,7 +212,8 @@ FR: dict[str, str] = {
     "recovery_left_one": "Il vous reste {n} code de récupération.",
     "recovery_new": "Générer de nouveaux codes",
     "recovery_shown": (
-        "Conservez ces codes en lieu sûr dès maintenant : ils ne seront plus affichés. "
+        "Conservez ces codes en lieu sûr dès maintenant : une fois cette page quittée, "
+        "ils ne seront plus affichés. "
         "Chacun ne sert qu'une fois, et les anciens codes ne fonctionnent plus."
     ),
     "too_many_tries": "Trop de tentatives. Réessayez dans {minutes} min.",
@@ -324,7 +325,8 @@ ES: dict[str, str] = {
     "recovery_left_one": "Le queda {n} código de recuperación.",
     "recovery_new": "Generar códigos nuevos",
     "recovery_shown": (
-        "Guarde estos códigos en un lugar seguro ahora: no se volverán a mostrar. "
+        "Guarde estos códigos en un lugar seguro ahora: cuando salga de esta página, "
+        "no se volverán a mostrar. "
         "Cada uno sirve una vez y los anteriores ya no funcionan."
     ),
     "too_many_tries": "Demasiados intentos. Inténtelo de nuevo en {minutes} min.",

@@ -65,6 +65,7 @@ def test_the_portal_is_wired_to_the_api_with_the_generated_key(tmp_path: Path) -
     assert portal["PORTAL_TWOSTEP_URL"] == "http://127.0.0.1:18080"
     assert portal["PORTAL_TWOSTEP_API_KEY"] == keys["TWOSTEP_API_KEYS"]
     assert portal["PORTAL_SESSION_SECRET"] == keys["PORTAL_SESSION_SECRET"]
+    assert portal["PORTAL_REDIS_URL"] == "redis://127.0.0.1:16380/2"  # sessions, throttle
     assert "TWOSTEP_SECRET_KEY" not in portal
     api = children["api"].env
     assert api["TWOSTEP_REDIS_URL"] == "redis://127.0.0.1:16380/0"

@@ -420,7 +420,7 @@ async def test_recovery_codes_are_shown_on_a_get_page_and_work(stack: Stack) -> 
     assert made.headers["cache-control"] == "no-store"
     codes = re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', made.text)
     assert len(codes) == 10
-    assert "they will not be shown again" in made.text
+    assert "once you leave this page, they are not shown again" in made.text
     download = await stack.browser.get("/settings/security/recovery-codes.txt")
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["content-type"].startswith("text/plain")
