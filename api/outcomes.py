@@ -7,6 +7,7 @@ from shared import codes
 from shared.errors import (
     AccountLocked,
     ChallengeNotFound,
+    CodeAlreadyUsed,
     InvalidCode,
     MethodNotAvailable,
     ResendTooSoon,
@@ -39,6 +40,8 @@ def refusal(outcome: Outcome) -> Exception | None:
             return TooManyAttempts(outcome.number())
         case "invalid":
             return InvalidCode(outcome.number())
+        case "used":
+            return CodeAlreadyUsed(outcome.number())
         case "no_totp":
             return MethodNotAvailable("this account has no authenticator app")
     return None

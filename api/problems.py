@@ -20,6 +20,7 @@ from shared.errors import (
     AccountNotFound,
     BrowserNotFound,
     ChallengeNotFound,
+    CodeAlreadyUsed,
     EnrolmentNotFound,
     InvalidCode,
     MethodNotAvailable,
@@ -47,6 +48,8 @@ TABLE: dict[type[Exception], tuple[int, str, str, str]] = {
     MethodNotAvailable: (409, "method_not_available", "Method not available",
                          "The account has not set up this way of verifying."),
     InvalidCode: (400, "invalid_code", "Invalid code", "The code is not the right one."),
+    CodeAlreadyUsed: (400, "code_already_used", "Code already used",
+                      "This code was already used; each code works once."),
     AccountLocked: (429, "account_locked", "Account locked",
                     "Too many failed verifications; the second step is locked for a while."),
     SendLimit: (429, "send_limit", "Send limit reached",
@@ -119,7 +122,10 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         elif status == 503:
             headers["Retry-After"] = "1"
             log.warning("backing service unavailable: %s", type(exc).__name__)
-        if isinstance(exc, InvalidCode):
+        if isinstance(exc, CodeAlreadyUsed):
+            extra["attempts_left"] = exc.attempts_left
+            detail = f"This code was already used; {exc.attempts_left} attempts left."
+        elif isinstance(exc, InvalidCode):
             extra["attempts_left"] = exc.attempts_left
             detail = f"The code is not the right one; {exc.attempts_left} attempts left."
         return problem(status, code, title, detail, headers, **extra)

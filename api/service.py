@@ -271,7 +271,7 @@ class TwoStep:
             for scope in outcome.values[1].split("+"):
                 self.metrics.locks.labels(scope).inc()
         # Refusals before any check (already locked) recorded nothing; these did.
-        if outcome.status in ("verified", "invalid") or (
+        if outcome.status in ("verified", "invalid", "used") or (
             outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1
         ):
             await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)

@@ -67,6 +67,11 @@ class InvalidCode(TwostepError):
         self.attempts_left = attempts_left
 
 
+class CodeAlreadyUsed(InvalidCode):
+    """The code was right once but is used up: an app code of a step already accepted, or a
+    recovery code of the current set already spent. Counted like a wrong one."""
+
+
 class MailError(TwostepError):
     """Root of the errors met while sending an email."""
 

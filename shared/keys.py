@@ -95,6 +95,12 @@ class AccountKeys:
         return f"{self.base}:recovery"
 
     @property
+    def recovery_used(self) -> str:
+        """HASH recovery-code digest -> "1": the codes of the current set already used (10 at
+        most), so that one typed again is told apart from a wrong one; gone with its set."""
+        return f"{self.base}:recovery-used"
+
+    @property
     def events(self) -> str:
         """STREAM: the account's audit trail, capped (``shared/lua/_audit.lua``)."""
         return f"{self.base}:events"
@@ -128,6 +134,7 @@ class AccountKeys:
             self.browser_expiry,
             self.totp,
             self.recovery,
+            self.recovery_used,
             self.events,
             self.webhook_cursor,
             self.webhook_claim,

@@ -495,6 +495,7 @@ class Store:
                 keys.profile,
                 keys.totp,
                 keys.recovery,
+                keys.recovery_used,
             ],
             [
                 f"{now:.3f}",
@@ -595,7 +596,12 @@ class Store:
     ) -> Outcome:
         keys = AccountKeys.of(account_id)
         raw = await self._audited(
-            "recovery_replace", keys, [keys.profile, keys.recovery], list(digests), audit, now
+            "recovery_replace",
+            keys,
+            [keys.profile, keys.recovery, keys.recovery_used],
+            list(digests),
+            audit,
+            now,
         )
         return _outcome(raw)
 

@@ -1,6 +1,6 @@
 -- verify.lua: check a code against a challenge and count the attempt, in one step.
 -- KEYS[1] challenge  KEYS[2] guard  KEYS[3] browsers  KEYS[4] browser-expiry  KEYS[5] profile
--- KEYS[6] totp  KEYS[7] recovery
+-- KEYS[6] totp  KEYS[7] recovery  KEYS[8] recovery-used (digests of the set's used codes)
 -- ARGV[1] now (epoch s)  ARGV[2] candidate digests, comma separated (email: the code's
 -- digest; recovery_code: one digest per known secret key; totp: unused)
 -- ARGV[3] account lock threshold  ARGV[4] first account lock s  ARGV[5] longest account lock s
@@ -14,15 +14,19 @@
 -- it was checked against, 3 for an app code, 1 otherwise)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after[, locks set]}
---       | {"locked", retry_after[, locks set]} | {"invalid", attempts_left}
+--       | {"locked", retry_after[, locks set]}
+--       | {"invalid", attempts_left} | {"used", attempts_left}
 --   (locks set: what this very check locked: "challenge", "account" or "challenge+account")
+--   ("used": the code was right once and is spent: a TOTP step at or before the last
+--   accepted one, or a recovery code of the current set already used)
 --       | {"verified", account_id, email, locale, recovery codes left}
 -- Invariants: a challenge of an account whose two-step is off (or that is gone) is ended:
 -- {"not_found"}, nothing counted or used; every wrong code is counted before anything is
 -- returned, so N parallel wrong guesses cost N attempts of the challenge and N times
 -- ARGV[16] failures of the account; once attempts reach max_attempts even the right code
 -- fails; a TOTP step is accepted once per account (later than the last accepted one); a
--- recovery code is deleted by the check that accepts it.
+-- recovery code is deleted by the check that accepts it, its digest kept in KEYS[8] until
+-- a new set replaces it. A used code is a wrong code that says so: counted exactly alike.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'account_id')
 if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_found'} end
@@ -47,7 +51,7 @@ local function same(a, b)
   return diff == 0
 end
 
-local right = false
+local right, used = false, false
 if method == 'email' then
   right = ch[3] ~= '' and same(ch[3], ARGV[2])
 elseif method == 'totp' then
@@ -56,10 +60,20 @@ elseif method == 'totp' then
   if step >= 0 and step > last then
     redis.call('HSET', KEYS[6], 'last_step', step)
     right = true
+  else
+    used = step >= 0
   end
 else
   for digest in string.gmatch(ARGV[2], '[^,]+') do
-    if not right and redis.call('HDEL', KEYS[7], digest) == 1 then right = true end
+    if not right and redis.call('HDEL', KEYS[7], digest) == 1 then
+      redis.call('HSET', KEYS[8], digest, '1')
+      right = true
+    end
+  end
+  if not right then
+    for digest in string.gmatch(ARGV[2], '[^,]+') do
+      if redis.call('HEXISTS', KEYS[8], digest) == 1 then used = true end
+    end
   end
 end
 
@@ -101,8 +115,13 @@ if fails >= tonumber(ARGV[3]) then
 end
 -- The back-off is forgotten a day after the last failure or lock has run out.
 redis.call('EXPIRE', KEYS[2], math.ceil(math.max(account_locked, 0) + lock_max))
-audit('verification_failed', 'challenge', ARGV[15], 'method', method,
-  'attempts_left', math.max(0, max_attempts - attempts))
+local left = math.max(0, max_attempts - attempts)
+if used then
+  audit('verification_failed', 'challenge', ARGV[15], 'method', method, 'attempts_left', left,
+    'reason', 'code_already_used')
+else
+  audit('verification_failed', 'challenge', ARGV[15], 'method', method, 'attempts_left', left)
+end
 if account_locked > 0 then audit('account_locked', 'seconds', math.ceil(account_locked)) end
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'status', 'locked', 'digest', '')
@@ -110,4 +129,4 @@ if attempts >= max_attempts then
   return {'too_many_attempts', remaining, account_locked > 0 and 'challenge+account' or 'challenge'}
 end
 if account_locked > 0 then return {'locked', math.ceil(account_locked), 'account'} end
-return {'invalid', max_attempts - attempts}
+return {used and 'used' or 'invalid', max_attempts - attempts}

@@ -71,7 +71,7 @@ async def test_codes_from_oathtool_sign_in_once(
         json={"code": code, "method": "totp"},
     )
     assert replay.status_code == 400
-    assert replay.json()["code"] == "invalid_code"
+    assert replay.json()["code"] == "code_already_used"
     assert replay.json()["attempts_left"] == 4
 
 

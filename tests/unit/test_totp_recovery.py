@@ -467,8 +467,14 @@ class TestTotpReplay:
         assert_problem(await verify_totp(api, first, code), 404, "challenge_not_found")
 
         second = await totp_challenge(api)
-        body = assert_problem(await verify_totp(api, second, code), 400, "invalid_code")
+        body = assert_problem(await verify_totp(api, second, code), 400, "code_already_used")
         assert body["attempts_left"] == 4
+        assert "already used" in body["detail"]
+        assert await attempts_left(api, second) == 4
+        events = (await api.get(f"/v1/accounts/{ACCOUNT}/events?limit=1")).json()["items"]
+        assert events[0]["type"] == "verification_failed"
+        assert events[0]["details"]["reason"] == "code_already_used"
+        assert events[0]["details"]["attempts_left"] == 4
 
     async def test_code_of_an_earlier_step_than_the_last_accepted_is_refused(
         self, api: httpx.AsyncClient, clock: FakeClock, account: str
@@ -481,9 +487,12 @@ class TestTotpReplay:
         assert ahead.status_code == 200
 
         challenge_id = await totp_challenge(api)
-        for offset in (0, -STEP):
+        for left, offset in ((4, 0), (3, -STEP)):
             code = app_code(secret, clock.now + offset)
-            assert_problem(await verify_totp(api, challenge_id, code), 400, "invalid_code")
+            body = assert_problem(
+                await verify_totp(api, challenge_id, code), 400, "code_already_used"
+            )
+            assert body["attempts_left"] == left
 
     async def test_the_confirming_step_cannot_sign_in(
         self, api: httpx.AsyncClient, clock: FakeClock, account: str
@@ -492,9 +501,42 @@ class TestTotpReplay:
         challenge_id = await totp_challenge(api)
         for offset in (0, -STEP):
             code = app_code(secret, clock.now + offset)
-            assert_problem(await verify_totp(api, challenge_id, code), 400, "invalid_code")
+            assert_problem(await verify_totp(api, challenge_id, code), 400, "code_already_used")
         code = app_code(secret, clock.now + STEP)
         assert (await verify_totp(api, challenge_id, code)).status_code == 200
+
+    async def test_a_wrong_code_is_still_invalid_after_a_sign_in(
+        self, api: httpx.AsyncClient, clock: FakeClock, account: str
+    ) -> None:
+        secret = await enable_totp(api, clock)
+        clock.advance(3 * STEP)
+        assert (
+            await verify_totp(api, await totp_challenge(api), app_code(secret, clock.now))
+        ).status_code == 200
+        challenge_id = await totp_challenge(api)
+        response = await verify_totp(api, challenge_id, wrong_totp(secret, clock.now))
+        assert_problem(response, 400, "invalid_code")
+
+
+class TestTotpReplayAccountLock:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return make_settings(account_lock_threshold=6)
+
+    async def test_a_replayed_code_counts_toward_the_lock_as_a_wrong_one_does(
+        self, api: httpx.AsyncClient, mail: RecordingMailQueue, clock: FakeClock, account: str
+    ) -> None:
+        secret = await enable_totp(api, clock)
+        clock.advance(2 * STEP)
+        used = app_code(secret, clock.now)
+        assert (await verify_totp(api, await totp_challenge(api), used)).status_code == 200
+        challenge_id = await totp_challenge(api)
+        # Each counts three failures, as a wrong app code does (shared/guessing.py): 3 + 3.
+        assert_problem(await verify_totp(api, challenge_id, used), 400, "code_already_used")
+
+        body = assert_problem(await verify_totp(api, challenge_id, used), 429, "account_locked")
+
+        assert body["retry_after"] == 900
 
 
 class TestTotpFormat:
@@ -540,6 +582,8 @@ class TestSingleUseUnderConcurrency:
         answers = await asyncio.gather(*(verify_totp(api, each, code) for each in ids))
 
         assert sorted(answer.status_code for answer in answers) == [200, 400, 400, 400]
+        refused = [answer.json()["code"] for answer in answers if answer.status_code == 400]
+        assert refused == ["code_already_used"] * 3
 
     async def test_one_recovery_code_sent_to_four_challenges_at_once_signs_in_once(
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, account: str
@@ -551,6 +595,8 @@ class TestSingleUseUnderConcurrency:
         answers = await asyncio.gather(*(verify_recovery(api, each, made[0]) for each in ids))
 
         assert sorted(answer.status_code for answer in answers) == [200, 400, 400, 400]
+        refused = [answer.json()["code"] for answer in answers if answer.status_code == 400]
+        assert refused == ["code_already_used"] * 3
         assert (await view(api))["recovery_codes_remaining"] == 9
         assert kinds(mail) == [NOTICE_RECOVERY_CODE_USED]
 
@@ -756,8 +802,9 @@ class TestRecoveryCodes:
         assert (mail.notices[0].to, mail.notices[0].account_id) == ("", ACCOUNT)  # no address
 
         again, _ = await open_challenge(api, mail)
-        body = assert_problem(await verify_recovery(api, again, made[3]), 400, "invalid_code")
+        body = assert_problem(await verify_recovery(api, again, made[3]), 400, "code_already_used")
         assert body["attempts_left"] == 4
+        assert await attempts_left(api, again) == 4
         assert (await view(api))["recovery_codes_remaining"] == 9
         assert (await verify_recovery(api, again, made[4])).status_code == 200
         assert (await view(api))["recovery_codes_remaining"] == 8
@@ -784,6 +831,39 @@ class TestRecoveryCodes:
             assert_problem(await verify_recovery(api, challenge_id, code), 400, "invalid_code")
         assert (await view(api))["recovery_codes_remaining"] == 10
         assert (await verify_recovery(api, challenge_id, new[0])).status_code == 200
+
+    async def test_a_code_used_before_a_new_set_is_just_wrong_after_it(
+        self, api: httpx.AsyncClient, mail: RecordingMailQueue, account: str
+    ) -> None:
+        old = await new_recovery_codes(api)
+        challenge_id, _ = await open_challenge(api, mail)
+        assert (await verify_recovery(api, challenge_id, old[0])).status_code == 200
+        await new_recovery_codes(api)
+
+        challenge_id, _ = await open_challenge(api, mail)
+        assert_problem(await verify_recovery(api, challenge_id, old[0]), 400, "invalid_code")
+
+    async def test_used_codes_are_kept_as_digests_and_dropped_with_their_set(
+        self,
+        api: httpx.AsyncClient,
+        mail: RecordingMailQueue,
+        state_redis: redis.asyncio.Redis,
+        account: str,
+    ) -> None:
+        made = await new_recovery_codes(api)
+        for code in made[:3]:
+            challenge_id, _ = await open_challenge(api, mail)
+            assert (await verify_recovery(api, challenge_id, code)).status_code == 200
+        used_key = f"twostep:{{{account_tag(ACCOUNT)}}}:recovery-used"
+        assert await state_redis.hlen(used_key) == 3
+        stored = await redis_text(state_redis)
+        for code in made:
+            assert code not in stored
+            assert code.replace("-", "") not in stored
+
+        await new_recovery_codes(api)
+
+        assert await state_redis.exists(used_key) == 0
 
     async def test_five_wrong_codes_lock_the_challenge_and_spare_the_good_ones(
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, account: str
@@ -864,6 +944,21 @@ class TestRecoveryAccountLock:
         assert_problem(await login(api), 429, "account_locked")
         assert_problem(await verify_recovery(api, second, made[0]), 429, "account_locked")
         assert (await view(api))["recovery_codes_remaining"] == 10
+
+    async def test_a_used_recovery_code_counts_toward_the_lock_as_a_wrong_one_does(
+        self, api: httpx.AsyncClient, mail: RecordingMailQueue, account: str
+    ) -> None:
+        made = await new_recovery_codes(api)
+        first, _ = await open_challenge(api, mail)
+        assert (await verify_recovery(api, first, made[0])).status_code == 200
+        second, _ = await open_challenge(api, mail)
+        for _ in range(2):
+            response = await verify_recovery(api, second, made[0])
+            assert_problem(response, 400, "code_already_used")
+
+        response = await verify_recovery(api, second, made[0])
+
+        assert assert_problem(response, 429, "account_locked")["retry_after"] == 900
 
 
 # Rotating TWOSTEP_SECRET_KEY
