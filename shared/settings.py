@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email.utils import formataddr
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.errors import ConfigError
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates" / "email"
+DEFAULT_PRODUCT_NAME = "twostep"
+MAIL_FROM_ADDRESS = "no-reply@localhost"
 
 
 class SmtpSecurity(StrEnum):
@@ -80,6 +83,15 @@ class Settings(BaseSettings):
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(min_length=1)
     previous_secret_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     allow_sample_keys: bool = False
+    # The portal's name, as its users know it: in every email, the sender's display name and
+    # the authenticator app's entry (unless TWOSTEP_MAIL_FROM or TWOSTEP_ISSUER say otherwise).
+    # No colon (it ends the issuer in an otpauth label), nor what a From header would quote.
+    product_name: str = Field(
+        default=DEFAULT_PRODUCT_NAME,
+        min_length=1,
+        max_length=64,
+        pattern=r'^[^:<>"\\\x00-\x1f\x7f\x85\u2028\u2029]+$',
+    )
     issuer: str = Field(default="twostep", min_length=1, max_length=64, pattern=r"^[^:\x00-\x1f]+$")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -125,6 +137,23 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
     webhook_secret: SecretStr | None = Field(default=None, min_length=32)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _named_after_the_product(cls, data: object) -> object:
+        """The issuer and the sender's name default to the product name; set, they win."""
+        if not isinstance(data, dict):
+            return data
+        name = data.get("product_name", DEFAULT_PRODUCT_NAME)
+        if not isinstance(name, str):
+            return data
+        name = name.strip()
+        # A name the field refuses is reported there, once, not as a sender's problem.
+        data = {**data, "product_name": name}
+        data.setdefault("issuer", name)
+        if not any(ch in name for ch in "\r\n\0"):
+            data.setdefault("mail_from", formataddr((name, MAIL_FROM_ADDRESS)))
+        return data
 
     @field_validator("api_keys", "previous_secret_keys", mode="before")
     @classmethod

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from email.utils import parseaddr
 
 import pytest
+from pydantic import ValidationError
 
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
+from tests.conftest import make_settings
 from tests.processes import ROOT
 
 
@@ -44,3 +47,46 @@ def test_the_readme_lists_every_setting_and_no_other() -> None:
     listed = set(re.findall(r"^\| `(TWOSTEP_[A-Z_]+)` \|", readme, re.MULTILINE))
     fields = {f"TWOSTEP_{name.upper()}" for name in Settings.model_fields}
     assert listed == fields
+
+
+def test_one_product_name_names_the_sender_and_the_authenticator_entry() -> None:
+    settings = make_settings(product_name="Acme Portal")
+    assert settings.product_name == "Acme Portal"
+    assert settings.issuer == "Acme Portal"
+    assert parseaddr(settings.mail_from) == ("Acme Portal", "no-reply@localhost")
+
+
+def test_the_product_name_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWOSTEP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("TWOSTEP_API_KEYS", "first-key-0123456789")
+    monkeypatch.setenv("TWOSTEP_PRODUCT_NAME", "Acme, Inc.")
+    monkeypatch.delenv("TWOSTEP_ISSUER", raising=False)
+    monkeypatch.delenv("TWOSTEP_MAIL_FROM", raising=False)
+    settings = load_settings()
+    assert settings.issuer == "Acme, Inc."
+    # Quoted: the comma would otherwise split the From header into two addresses.
+    assert parseaddr(settings.mail_from) == ("Acme, Inc.", "no-reply@localhost")
+
+
+def test_explicit_issuer_and_sender_win_over_the_product_name() -> None:
+    settings = make_settings(
+        product_name="Acme", issuer="Acme Bank", mail_from="Security <sec@acme.test>"
+    )
+    assert (settings.issuer, settings.mail_from) == ("Acme Bank", "Security <sec@acme.test>")
+
+
+def test_the_default_product_name_keeps_todays_names() -> None:
+    settings = make_settings()
+    assert settings.product_name == "twostep"
+    assert settings.issuer == "twostep"
+    assert settings.mail_from == "twostep <no-reply@localhost>"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "   ", "Acme\r\nBcc: x@evil.test", "Acme\x00", "Acme\u2028Portal", "Acme: Portal",
+     "Acme <evil@x.test>", 'Acme "Portal"', "a" * 65],
+)  # fmt: skip
+def test_a_product_name_unsafe_in_a_header_or_an_otpauth_uri_is_refused(name: str) -> None:
+    with pytest.raises(ValidationError, match="product_name"):
+        make_settings(product_name=name)
