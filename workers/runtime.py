@@ -56,7 +56,7 @@ class Runtime:
             settings=settings,
             delivery=DeliveryStore(redis),
             sender=sender,
-            renderer=Renderer(settings.templates_dir),
+            renderer=Renderer(settings.templates_dir, settings.product_name),
             sealer=Sealer(settings.secret_key.get_secret_value()),
             clock=StoreClock(),
             metrics=metrics,

@@ -19,6 +19,7 @@ NOTICE_DETAILS: dict[str, dict[str, str]] = {
     "trusted_browser_added": {"label": "Safari on macOS", "expires_at": "2025-12-27T22:00:00Z"},
     "recovery_codes_generated": {"count": "10"},
     "recovery_code_used": {"remaining": "9"},
+    "account_locked": {"seconds": "900", "locked_until": "2025-11-27T22:15:00Z"},
 }
 NEW_SECURITY_NOTICES = (
     "totp_enabled",
@@ -147,7 +148,10 @@ def test_html_escapes_what_the_client_sent_but_text_does_not(renderer: Renderer)
 def test_subject_is_not_escaped(renderer: Renderer) -> None:
     mail = renderer.render("two_step_disabled", "fr", context_for("two_step_disabled"))
 
-    assert mail.subject == "La validation en deux étapes a été désactivée"
+    assert mail.subject == "La validation en deux étapes a été désactivée sur votre compte twostep"
+    acme = Renderer(TEMPLATES_DIR, product_name="Acme & Co")
+    subject = acme.render("two_step_disabled", "fr", context_for("two_step_disabled")).subject
+    assert subject == "La validation en deux étapes a été désactivée sur votre compte Acme & Co"
 
 
 def test_missing_context_variable_raises(renderer: Renderer) -> None:
@@ -194,7 +198,7 @@ def test_trusted_browser_notice_names_browser_expiry_and_how_to_revoke(renderer:
     mail = renderer.render("trusted_browser_added", "en", context_for("trusted_browser_added"))
 
     assert "Safari on macOS" in mail.text
-    assert "2025-12-27 22:00 UTC" in mail.text
+    assert "27 December 2025, 22:00 UTC" in mail.text
     assert "Security tab" in mail.text
 
 
@@ -365,3 +369,34 @@ def test_time_filters_convert_to_utc_and_refuse_naive_datetimes() -> None:
     assert utc_datetime("2025-06-01T11:05:00+02:00") == "2025-06-01 09:05 UTC"
     with pytest.raises(ValueError, match="naive"):
         utc_time(datetime(2025, 6, 1, 9, 5))
+
+
+ACCOUNT_LOCKED_WORDS = {
+    "en": ("locked", "2025-11-27 22:15 UTC", "password", "Change your password"),
+    "fr": ("bloquée", "2025-11-27 22:15 UTC", "mot de passe", "Changez votre mot de passe"),
+    "es": ("bloqueada", "2025-11-27 22:15 UTC", "contraseña", "Cambia tu contraseña"),
+}
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_account_locked_notice_says_until_when_and_to_change_the_password(
+    renderer: Renderer, locale: str
+) -> None:
+    mail = renderer.render("account_locked", locale, context_for("account_locked"))
+
+    for word in ACCOUNT_LOCKED_WORDS[locale]:
+        assert word in mail.text
+        assert word.replace("'", "&#39;") in mail.html
+    assert "22:15" not in mail.subject
+    if locale != "en":
+        for part in (mail.subject, mail.text, mail.html):
+            for marker in ENGLISH_MARKERS:
+                assert marker not in part
+
+
+def test_account_locked_notice_without_its_time_still_reads_well(renderer: Renderer) -> None:
+    mail = renderer.render("account_locked", "en", context_for("account_locked", details={}))
+
+    assert "locked" in mail.text
+    assert "until" not in mail.text
+    assert "UTC" not in mail.text.replace(utc_datetime(NOW), "")
