@@ -80,6 +80,7 @@ def account_view(profile: Profile) -> AccountView:
         account_id=profile.account_id,
         email=profile.email,
         locale=profile.locale,
+        time_zone=profile.time_zone,
         two_step_enabled=profile.two_step_enabled,
         totp_enabled=profile.totp_enabled,
         recovery_codes_remaining=profile.recovery_codes_remaining,

@@ -122,7 +122,9 @@ def _protected(auth: Any) -> APIRouter:
         account_id: AccountId, body: AccountIn, response: Response, twostep: Service
     ) -> AccountView:
         """Create (201) or update (200) the account's two-step profile."""
-        created, view = await twostep.put_account(account_id, str(body.email), body.locale)
+        created, view = await twostep.put_account(
+            account_id, str(body.email), body.locale, body.time_zone
+        )
         response.status_code = 201 if created else 200
         return view
 

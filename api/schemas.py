@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import zoneinfo
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -112,6 +114,27 @@ def rfc3339_from(epoch_seconds: float) -> str:
     return rfc3339(math.ceil(epoch_seconds))
 
 
+@lru_cache(maxsize=1)
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _iana_zone(value: str) -> str:
+    """An IANA zone name the tz database knows, as written there (``Europe/Paris``): never a
+    path, and nothing ``ZoneInfo`` would read from elsewhere."""
+    if value not in _iana_zones():
+        raise ValueError("must be an IANA time zone name such as Europe/Paris")
+    return value
+
+
+TimeZone = Annotated[
+    StrictStr,
+    StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_+/-]+$"),
+    AfterValidator(_iana_zone),
+    Field(examples=["Europe/Paris"]),
+]
+
+
 def pick_locale(value: str) -> str:
     """``fr``, ``fr-CA`` and ``FR`` mean French; anything unknown means English."""
     primary = value.replace("_", "-").split("-", 1)[0].lower()
@@ -136,6 +159,11 @@ class Client(Strict):
 class AccountIn(Strict):
     email: Annotated[EmailStr, StringConstraints(max_length=254)]
     locale: Locale = "en"
+    time_zone: TimeZone | None = Field(
+        default=None,
+        description="The account's IANA time zone; emails show times in it. Left out, times "
+        "are shown in UTC.",
+    )
 
     @field_validator("email", mode="before")
     @classmethod
@@ -162,6 +190,7 @@ class AccountView(BaseModel):
     account_id: str
     email: str
     locale: str
+    time_zone: str | None = None
     two_step_enabled: bool
     totp_enabled: bool
     recovery_codes_remaining: int

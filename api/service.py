@@ -75,9 +75,11 @@ class TwoStep:
     # Accounts
 
     async def put_account(
-        self, account_id: str, email: str, locale: str
+        self, account_id: str, email: str, locale: str, time_zone: str | None = None
     ) -> tuple[bool, AccountView]:
-        created = await self.store.upsert_profile(account_id, email, locale, self.clock())
+        created = await self.store.upsert_profile(
+            account_id, email, locale, self.clock(), time_zone
+        )
         return created, await self.get_account(account_id)
 
     async def get_account(self, account_id: str) -> AccountView:

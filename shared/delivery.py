@@ -22,16 +22,25 @@ NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 
 
 class Claim(NamedTuple):
-    """What a worker's claim on a send answered: ``send`` (then the account's address and
-    language, read in the same step), or why not: done, busy, stale, expired."""
+    """What a worker's claim on a send answered: ``send`` (then the account's address,
+    language and time zone, read in the same step), or why not: done, busy, stale, expired."""
 
     status: str
     email: str = ""
     locale: str = ""
+    time_zone: str = ""  # none: times in UTC
 
     @classmethod
     def of(cls, answer: list[Any]) -> Claim:
         return cls(*(item.decode() if isinstance(item, bytes) else str(item) for item in answer))
+
+
+class Address(NamedTuple):
+    """Where, in which language and with which clock a notice reaches the account's owner."""
+
+    email: str
+    locale: str
+    time_zone: str = ""  # none: times in UTC
 
 
 def _claim_keys(challenge_id: str) -> list[str] | None:
@@ -116,16 +125,14 @@ class DeliveryStore:
         if key is not None:
             self._scripts["finish_code_send"](keys=[key], args=[send_no, outcome, claimant])
 
-    def address_of(self, account_id: str) -> tuple[str, str] | None:
-        """The account's address and language now, or None when the account is gone."""
-        email, locale = self.redis.hmget(AccountKeys.of(account_id).profile, ["email", "locale"])
-        if not email:
+    def address_of(self, account_id: str) -> Address | None:
+        """The account's address, language and time zone now, or None when it is gone."""
+        fields = self.redis.hmget(AccountKeys.of(account_id).profile, ["email", "locale", "tz"])
+        if not fields[0]:
             return None
-        as_text = [
-            item.decode() if isinstance(item, bytes) else str(item or "")
-            for item in (email, locale)
-        ]
-        return as_text[0], as_text[1]
+        return Address(
+            *(item.decode() if isinstance(item, bytes) else str(item or "") for item in fields)
+        )
 
     def claim_notice(self, notice_id: str, claimant: str, hold_seconds: int) -> str:
         answer = self._scripts["claim_notice"](

@@ -30,6 +30,7 @@ class Profile:
     totp_enabled: bool
     recovery_codes_remaining: int
     trusted_browsers: int
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,10 +255,15 @@ class Store:
 
     # Accounts
 
-    async def upsert_profile(self, account_id: str, email: str, locale: str, now: float) -> bool:
+    async def upsert_profile(
+        self, account_id: str, email: str, locale: str, now: float, time_zone: str | None = None
+    ) -> bool:
+        """Create or replace the account's address, language and time zone (none: UTC)."""
         keys = AccountKeys.of(account_id)
         created = await self._run(
-            "upsert_profile", [keys.profile], [account_id, email, locale, f"{now:.3f}"]
+            "upsert_profile",
+            [keys.profile],
+            [account_id, email, locale, f"{now:.3f}", time_zone or ""],
         )
         return bool(int(created[0]))
 
@@ -278,6 +284,7 @@ class Store:
             totp_enabled=fields.get("totp") == "1",
             recovery_codes_remaining=int(recovery),
             trusted_browsers=int(browsers),
+            time_zone=fields.get("tz") or None,
         )
 
     async def set_two_step(

@@ -111,6 +111,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
             f"{job.challenge_id}.{job.send_no}",
             {
                 "code": code,
+                "time_zone": claim.time_zone or None,
                 "expires_at": _utc(job.expires_at),
                 "ttl_minutes": runtime.settings.code_ttl_seconds // 60,
                 "client_ip": job.client_ip,
@@ -155,14 +156,15 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
         raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
     if claim != "send":
         return claim
-    to, locale = job.to, job.locale  # a job queued by an API from before: the address it had
+    # A job queued by an API from before carries the address it had (and no zone: UTC).
+    to, locale, time_zone = job.to, job.locale, ""
     if job.account_id:
         address = runtime.delivery.address_of(job.account_id)
         if address is None:
             runtime.delivery.finish_notice(job.notice_id, runtime.claimant, sent=False)
             log.info("notice dropped, the account is gone %s", job.describe())
             return "gone"
-        to, locale = address
+        to, locale, time_zone = address
     try:
         runtime.deliver(
             job.kind,
@@ -170,6 +172,7 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
             to,
             f"notice.{job.notice_id}",
             {
+                "time_zone": time_zone or None,
                 "occurred_at": _utc(job.occurred_at),
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,

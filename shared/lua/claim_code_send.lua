@@ -2,10 +2,10 @@
 -- KEYS[1] challenge  KEYS[2] the account's profile (same hash tag)
 -- ARGV[1] send number  ARGV[2] now (epoch s)  ARGV[3] claimant (worker id)
 -- ARGV[4] how long the claim holds (s)
--- Returns {"send", email, locale} | {"done"} (already accepted by the mail server)
+-- Returns {"send", email, locale, time zone ('' for none)} | {"done"} (already accepted by the mail server)
 --       | {"busy"} (another worker is sending it) | {"stale"} (resent, verified, locked,
 --         deleted) | {"expired"}
--- The address is the account's at send time: code jobs carry no address.
+-- The address (and language and zone) is the account's at send time: code jobs carry none.
 -- Invariant: at most one worker at a time holds the claim of a send, and a send that was
 -- marked sent is never sent again.
 local ch = redis.call('HMGET', KEYS[1], 'status', 'sends', 'expires_at', 'sent', 'claim')
@@ -18,7 +18,7 @@ if ch[5] then
   local owner, deadline = string.match(ch[5], '^(.*)|([^|]*)$')
   if owner ~= ARGV[3] and tonumber(deadline) > now then return {'busy'} end
 end
-local profile = redis.call('HMGET', KEYS[2], 'email', 'locale')
+local profile = redis.call('HMGET', KEYS[2], 'email', 'locale', 'tz')
 if not profile[1] then return {'stale'} end
 redis.call('HSET', KEYS[1], 'claim', ARGV[3] .. '|' .. (now + tonumber(ARGV[4])))
-return {'send', profile[1], profile[2] or 'en'}
+return {'send', profile[1], profile[2] or 'en', profile[3] or ''}

@@ -1,12 +1,19 @@
 -- upsert_profile.lua: create or update an account's two-step profile.
 -- KEYS[1] profile
 -- ARGV[1] account id  ARGV[2] email  ARGV[3] locale  ARGV[4] now (epoch s)
+-- ARGV[5] IANA time zone, '' for none (times in UTC)
 -- Returns {created (1|0)}
 -- Invariant: a new profile starts with two-step off; an update never touches the switches.
+-- The time zone is a field only when the account has one: most accounts pay nothing for it.
 local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   created = 1
   redis.call('HSET', KEYS[1], 'account_id', ARGV[1], 'two_step', '0', 'created_at', ARGV[4])
 end
 redis.call('HSET', KEYS[1], 'email', ARGV[2], 'locale', ARGV[3], 'updated_at', ARGV[4])
+if ARGV[5] and ARGV[5] ~= '' then
+  redis.call('HSET', KEYS[1], 'tz', ARGV[5])
+else
+  redis.call('HDEL', KEYS[1], 'tz')
+end
 return {created}

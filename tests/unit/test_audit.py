@@ -372,6 +372,7 @@ class TestReset:
             "account_id": ACCOUNT,
             "email": EMAIL,
             "locale": "en",
+            "time_zone": None,
             "two_step_enabled": False,
             "totp_enabled": False,
             "recovery_codes_remaining": 0,

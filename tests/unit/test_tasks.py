@@ -227,7 +227,7 @@ async def test_the_claim_and_a_mail_token_come_in_one_round_trip(
     now = clock()
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now, 30, 1.0, 1.0)
     # The account's address and language come with the claim: jobs carry no address.
-    assert (claim, wait) == (("send", "u1@example.com", "en"), 0.0)
+    assert (claim, wait) == (("send", "u1@example.com", "en", ""), 0.0)
     # The bucket (one token, one a second) is empty: the next send must wait about a second.
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w2", now, 30, 1.0, 1.0)
     assert claim.status == "busy"
@@ -363,8 +363,8 @@ async def test_a_notice_job_carries_no_address_the_worker_reads_the_accounts_whe
     assert [mail["To"] for mail in sender.sent] == ["u1@example.com", "new@example.com"]
     subjects = [str(mail["Subject"]) for mail in sender.sent]
     assert subjects == [
-        "La validation en deux étapes est activée",
-        "Se ha configurado una aplicación de autenticación en tu cuenta",
+        "La validation en deux étapes est activée sur votre compte twostep",
+        "Se ha configurado una aplicación de autenticación en tu cuenta de twostep",
     ]
 
 
