@@ -32,6 +32,7 @@ from shared.errors import (
     MethodNotAvailable,
 )
 from shared.jobs import (
+    NOTICE_ACCOUNT_LOCKED,
     NOTICE_RECOVERY_CODE_USED,
     NOTICE_TRUSTED_BROWSER_ADDED,
     NOTICE_TWO_STEP_DISABLED,
@@ -272,6 +273,14 @@ class TwoStep:
         if outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1:
             for scope in outcome.values[1].split("+"):
                 self.metrics.locks.labels(scope).inc()
+            if len(outcome.values) > 3:  # this check locked the account: tell its owner
+                lock_seconds = outcome.number(3)
+                details = {
+                    "seconds": str(lock_seconds),
+                    "locked_until": rfc3339(now + lock_seconds),
+                }
+                account_id = outcome.values[2]
+                await self.outbox.notice(NOTICE_ACCOUNT_LOCKED, account_id, now, seen, details)
         # Refusals before any check (already locked) recorded nothing; these did.
         if outcome.status in ("verified", "invalid", "used") or (
             outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1

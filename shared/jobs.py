@@ -45,6 +45,7 @@ NOTICE_TOTP_DISABLED = "totp_disabled"
 NOTICE_RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 NOTICE_RECOVERY_CODE_USED = "recovery_code_used"
 NOTICE_TWO_STEP_RESET = "two_step_reset"
+NOTICE_ACCOUNT_LOCKED = "account_locked"
 NOTICE_KINDS = frozenset(
     {
         NOTICE_TWO_STEP_ENABLED,
@@ -55,6 +56,7 @@ NOTICE_KINDS = frozenset(
         NOTICE_RECOVERY_CODES_GENERATED,
         NOTICE_RECOVERY_CODE_USED,
         NOTICE_TWO_STEP_RESET,
+        NOTICE_ACCOUNT_LOCKED,
     }
 )
 

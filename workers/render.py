@@ -25,6 +25,7 @@ KINDS = (
     "recovery_codes_generated",
     "recovery_code_used",
     "two_step_reset",
+    "account_locked",
 )
 
 

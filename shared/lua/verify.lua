@@ -13,10 +13,12 @@
 -- ARGV[16] failures a wrong code adds toward the account lock (shared/guessing.py: the codes
 -- it was checked against, 3 for an app code, 1 otherwise)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"no_method"} | {"too_many_attempts", retry_after[, locks set]}
---       | {"locked", retry_after[, locks set]}
+-- Returns {"not_found"} | {"no_method"}
+--       | {"too_many_attempts", retry_after[, locks set[, account_id, account lock s]]}
+--       | {"locked", retry_after[, locks set, account_id, account lock s]}
 --       | {"invalid", attempts_left} | {"used", attempts_left}
---   (locks set: what this very check locked: "challenge", "account" or "challenge+account")
+--   (locks set: what this very check locked: "challenge", "account" or "challenge+account";
+--   account_id and the account lock's length follow when it holds "account")
 --   ("used": the code was right once and is spent: a TOTP step at or before the last
 --   accepted one, or a recovery code of the current set already used)
 --       | {"verified", account_id, email, locale, recovery codes left}
@@ -122,11 +124,15 @@ if used then
 else
   audit('verification_failed', 'challenge', ARGV[15], 'method', method, 'attempts_left', left)
 end
-if account_locked > 0 then audit('account_locked', 'seconds', math.ceil(account_locked)) end
+local lock_s = math.ceil(account_locked)
+if account_locked > 0 then audit('account_locked', 'seconds', lock_s) end
 if attempts >= max_attempts then
   redis.call('HSET', KEYS[1], 'status', 'locked', 'digest', '')
   audit('challenge_locked', 'challenge', ARGV[15])
-  return {'too_many_attempts', remaining, account_locked > 0 and 'challenge+account' or 'challenge'}
+  if account_locked > 0 then
+    return {'too_many_attempts', remaining, 'challenge+account', ch[5], lock_s}
+  end
+  return {'too_many_attempts', remaining, 'challenge'}
 end
-if account_locked > 0 then return {'locked', math.ceil(account_locked), 'account'} end
+if account_locked > 0 then return {'locked', lock_s, 'account', ch[5], lock_s} end
 return {used and 'used' or 'invalid', max_attempts - attempts}

@@ -537,6 +537,7 @@ class TestTotpReplayAccountLock:
         body = assert_problem(await verify_totp(api, challenge_id, used), 429, "account_locked")
 
         assert body["retry_after"] == 900
+        assert [notice.kind for notice in mail.notices][-1] == "account_locked"
 
 
 class TestTotpFormat:
