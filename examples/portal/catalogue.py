@@ -35,6 +35,10 @@ EN: dict[str, str] = {
     "use_email": "Use the code we emailed",
     "wrong_code": "Wrong code. {n} tries left.",
     "wrong_code_one": "Wrong code. {n} try left.",
+    "code_used": "This code was already used. Wait for the next one. {n} tries left.",
+    "code_used_one": "This code was already used. Wait for the next one. {n} try left.",
+    "recovery_used": "This recovery code was already used. Use another one. {n} tries left.",
+    "recovery_used_one": "This recovery code was already used. Use another one. {n} try left.",
     "too_many_attempts": "Too many wrong codes. Sign in again.",
     "code_expired": "This code has expired. Sign in again.",
     "code_missing": "Enter the code.",
@@ -147,6 +151,14 @@ FR: dict[str, str] = {
     "use_email": "Utiliser le code reçu par e-mail",
     "wrong_code": "Code incorrect. Il vous reste {n} essais.",
     "wrong_code_one": "Code incorrect. Il vous reste {n} essai.",
+    "code_used": "Ce code a déjà été utilisé. Attendez le suivant. Il vous reste {n} essais.",
+    "code_used_one": "Ce code a déjà été utilisé. Attendez le suivant. Il vous reste {n} essai.",
+    "recovery_used": (
+        "Ce code de secours a déjà été utilisé. Utilisez-en un autre. Il vous reste {n} essais."
+    ),
+    "recovery_used_one": (
+        "Ce code de secours a déjà été utilisé. Utilisez-en un autre. Il vous reste {n} essai."
+    ),
     "too_many_attempts": "Trop de codes incorrects. Reconnectez-vous.",
     "code_expired": "Ce code a expiré. Reconnectez-vous.",
     "code_missing": "Saisissez le code.",
@@ -263,6 +275,14 @@ ES: dict[str, str] = {
     "use_email": "Usar el código que le enviamos por correo",
     "wrong_code": "Código incorrecto. Le quedan {n} intentos.",
     "wrong_code_one": "Código incorrecto. Le queda {n} intento.",
+    "code_used": "Este código ya se ha usado. Espere al siguiente. Le quedan {n} intentos.",
+    "code_used_one": "Este código ya se ha usado. Espere al siguiente. Le queda {n} intento.",
+    "recovery_used": (
+        "Este código de recuperación ya se ha usado. Use otro. Le quedan {n} intentos."
+    ),
+    "recovery_used_one": (
+        "Este código de recuperación ya se ha usado. Use otro. Le queda {n} intento."
+    ),
     "too_many_attempts": "Demasiados códigos incorrectos. Vuelva a iniciar sesión.",
     "code_expired": "Este código ha caducado. Vuelva a iniciar sesión.",
     "code_missing": "Introduzca el código.",

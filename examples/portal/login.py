@@ -195,6 +195,10 @@ def _verify_refused(request: Request, login: session.PendingLogin, exc: Problem)
         return _restart(request, "account_locked", minutes=minutes(exc.retry_after))
     if exc.code == "invalid_code":
         session.flash(request, "wrong_code", "error", count=exc.attempts_left or 0)
+    elif exc.code == "code_already_used":
+        # Right once, so no typo: the app's next code (or another recovery code) will do.
+        key = "recovery_used" if login.method == "recovery_code" else "code_used"
+        session.flash(request, key, "error", count=exc.attempts_left or 0)
     elif exc.code == "validation_error":
         key = "recovery_format" if login.method == "recovery_code" else "code_format"
         session.flash(request, key, "error")

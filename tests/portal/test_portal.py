@@ -412,6 +412,27 @@ async def test_authenticator_app_set_up_and_used_at_sign_in(stack: Stack) -> Non
     assert response.url.path == "/"
 
 
+async def test_an_app_code_already_used_says_so_and_to_wait_for_the_next(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    started = await post(stack.browser, "/settings/security", "/settings/security/totp")
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', started.text)
+    assert secret
+    totp = pyotp.TOTP(secret.group(1))
+    used = totp.at(stack.clock.now)
+    await stack.browser.post(
+        "/settings/security/totp/confirm", data={"csrf_token": csrf_of(started.text), "code": used}
+    )
+    await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+    await sign_out(stack.browser)
+    await sign_in(stack.browser)
+    await post(stack.browser, "/two-step", "/two-step/method", method="totp")
+    response = await verify(stack, code=used)  # the set-up code, typed again at once
+    assert response.url.path == "/two-step"
+    assert message_of(response.text) == (
+        "This code was already used. Wait for the next one. 4 tries left."
+    )
+
+
 async def test_recovery_codes_are_shown_on_a_get_page_and_work(stack: Stack) -> None:
     await sign_in(stack.browser)
     made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
