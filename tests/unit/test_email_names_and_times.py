@@ -12,8 +12,7 @@ from workers.render import KINDS, SUPPORTED_LOCALES, Renderer, local_datetime
 PRODUCT = "Acme & Co Portal"
 # 16:45 UTC is 17:45 in Paris in December.
 EXPIRES = datetime(2026, 12, 4, 16, 45, tzinfo=UTC)
-# The lock notice is another change's; its templates move to these filters with it.
-OURS = tuple(kind for kind in KINDS if kind != "account_locked")
+OURS = KINDS  # every kind of email, the lock notice included
 
 IN_PARIS = {
     "en": "4 December 2026, 17:45 (Europe/Paris)",
