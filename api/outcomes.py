@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.schemas import AccountView, Pending, rfc3339_from
+from api.schemas import AccountView, EmailRefused, Pending, rfc3339_from
 from shared import codes
 from shared.errors import (
     AccountLocked,
@@ -63,13 +63,20 @@ def pending(
     resend_at: str,
     totp: str,
     recovery: str,
+    method: str = "email",
+    email_wait: str = "0",
 ) -> Pending:
-    """The body of a pending login or resend; ``email`` is None when no code was mailed."""
+    """The body of a pending login or resend; ``email`` is None when no code was mailed,
+    ``email_wait`` the seconds until the email cap takes one (login.lua)."""
+    wait = int(email_wait)
     return Pending(
         challenge_id=challenge_id,
-        method="email" if email else "totp",
+        method=method,
         methods=methods(totp, recovery),
         sent_to=codes.mask_email(email) if email else None,
+        email_refused=EmailRefused(code="send_limit", retry_after=wait)
+        if wait > 0 and not email
+        else None,
         expires_at=rfc3339(float(expires_at)),
         resend_available_at=rfc3339_from(float(resend_at)),
     )
@@ -81,6 +88,7 @@ def account_view(profile: Profile) -> AccountView:
         email=profile.email,
         locale=profile.locale,
         time_zone=profile.time_zone,
+        preferred_method=profile.preferred_method,
         two_step_enabled=profile.two_step_enabled,
         totp_enabled=profile.totp_enabled,
         recovery_codes_remaining=profile.recovery_codes_remaining,

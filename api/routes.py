@@ -123,7 +123,7 @@ def _protected(auth: Any) -> APIRouter:
     ) -> AccountView:
         """Create (201) or update (200) the account's two-step profile."""
         created, view = await twostep.put_account(
-            account_id, str(body.email), body.locale, body.time_zone
+            account_id, str(body.email), body.locale, body.time_zone, body.preferred_method
         )
         response.status_code = 201 if created else 200
         return view
@@ -154,7 +154,10 @@ def _protected(auth: Any) -> APIRouter:
         responses={200: {"model": NotRequired}, **problem_responses(404, 409, 429)},
     )
     async def start_login(body: LoginIn, twostep: Service) -> Any:
-        """After the password: is a second step needed? If so, open a challenge."""
+        """After the password: is a second step needed? If so, open a challenge, with the
+        account's preferred method unless `method` names one. Only an email challenge sends
+        a code; the email cap never refuses a challenge the app or a recovery code can pass
+        (`email_refused` then says why no email was sent)."""
         result = await twostep.start_login(
             body.account_id, body.trusted_browser_token, body.method, body.client
         )
@@ -178,7 +181,9 @@ def _protected(auth: Any) -> APIRouter:
         twostep: Service,
         body: Annotated[ResendIn | None, Body()] = None,
     ) -> Pending:
-        """Email a new code; the previous one stops working at once."""
+        """Email a new code; the previous one stops working at once. On a challenge opened
+        for the app or a recovery code, this emails its first code. A refusal leaves the
+        challenge open for every other method."""
         return await twostep.resend(challenge_id, body.client if body else None)
 
     @v1.post(

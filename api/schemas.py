@@ -164,6 +164,12 @@ class AccountIn(Strict):
         description="The account's IANA time zone; emails show times in it. Left out, times "
         "are shown in UTC.",
     )
+    preferred_method: Literal["email", "totp"] | None = Field(
+        default=None,
+        description="The method a login without `method` starts with. Left out, the "
+        "authenticator app when one is confirmed, else email; `totp` without a confirmed "
+        "app means email.",
+    )
 
     @field_validator("email", mode="before")
     @classmethod
@@ -191,6 +197,7 @@ class AccountView(BaseModel):
     email: str
     locale: str
     time_zone: str | None = None
+    preferred_method: Literal["email", "totp"] | None = None
     two_step_enabled: bool
     totp_enabled: bool
     recovery_codes_remaining: int
@@ -203,7 +210,11 @@ class LoginIn(Strict):
     ]
     # A cookie the end user holds: anything malformed simply does not count as trusted.
     trusted_browser_token: Annotated[str, StringConstraints(max_length=4096)] | None = None
-    method: Literal["email", "totp"] = "email"
+    method: Literal["email", "totp"] | None = Field(
+        default=None,
+        description="Left out: the account's preferred method, else the authenticator app "
+        "when one is confirmed (no email is sent), else email.",
+    )
     client: Client | None = None
 
 
@@ -212,12 +223,33 @@ class NotRequired(BaseModel):
     reason: Literal["two_step_disabled", "trusted_browser"]
 
 
+class EmailRefused(BaseModel):
+    """Why a code cannot be emailed now: the problem a resend would get, and when it can."""
+
+    code: Literal["send_limit"]
+    retry_after: int = Field(description="Seconds until an email can be sent.")
+
+
 class Pending(BaseModel):
     status: Literal["pending"] = "pending"
     challenge_id: str
-    method: Literal["email", "totp"]
-    methods: list[str]
-    sent_to: str | None = Field(description="The masked address the code went to; null for TOTP.")
+    method: Literal["email", "totp", "recovery_code"] = Field(
+        description="The method to ask the user for first: `email` when a code was just "
+        "emailed, else `totp`, or `recovery_code` when email was refused and the account "
+        "has no app."
+    )
+    methods: list[Literal["email", "totp", "recovery_code"]] = Field(
+        description="Every method the account can use on this challenge; a resend emails a "
+        'code ("email me a code instead").'
+    )
+    sent_to: str | None = Field(
+        description="The masked address the code went to; null when no email was sent."
+    )
+    email_refused: EmailRefused | None = Field(
+        default=None,
+        description="Set when no email was sent because the account's email cap would refuse "
+        "one: the challenge still takes an app or recovery code. Null otherwise.",
+    )
     expires_at: str
     resend_available_at: str
 
@@ -234,6 +266,11 @@ class ChallengeView(BaseModel):
 
 
 class ResendIn(Strict):
+    method: Literal["email"] = Field(
+        default="email",
+        description="A resend always emails a code; on a challenge opened for the app or a "
+        'recovery code it sends the first email ("email me a code instead").',
+    )
     client: Client | None = None
 
 

@@ -76,10 +76,15 @@ class TwoStep:
     # Accounts
 
     async def put_account(
-        self, account_id: str, email: str, locale: str, time_zone: str | None = None
+        self,
+        account_id: str,
+        email: str,
+        locale: str,
+        time_zone: str | None = None,
+        preferred_method: str | None = None,
     ) -> tuple[bool, AccountView]:
         created = await self.store.upsert_profile(
-            account_id, email, locale, self.clock(), time_zone
+            account_id, email, locale, self.clock(), time_zone, preferred_method
         )
         return created, await self.get_account(account_id)
 
@@ -142,12 +147,14 @@ class TwoStep:
     # Logins and challenges
 
     async def start_login(
-        self, account_id: str, token: str | None, method: str, client: Client | None
+        self, account_id: str, token: str | None, method: str | None, client: Client | None
     ) -> NotRequired | Pending:
+        """``method`` None: the account's own, which the login script decides; a code is
+        made in case it is email, and emailed only if the script says so."""
         now = self.clock()
         seen = Seen.of(client)
         challenge_id = codes.new_challenge_id(account_id)
-        code = codes.new_code() if method == "email" else ""
+        code = codes.new_code() if method != "totp" else ""
         browser_id = codes.browser_id_of_token(token) if token else None
         in_login = None
         if code and self.in_login is not None:
@@ -159,7 +166,7 @@ class TwoStep:
             account_id=account_id,
             challenge_id=challenge_id,
             code_digest=codes.code_digest(self._digest_key, challenge_id, code) if code else "",
-            method=method,
+            method=method or "",
             browser_id=browser_id or "",
             token_digest=codes.token_digest(token) if token and browser_id else "",
             client_ip=seen.ip,
@@ -185,14 +192,24 @@ class TwoStep:
         if refused is not None:
             self.metrics.logins.labels(outcome.status).inc()
             raise refused
-        email, _locale, _sends, expires_at, resend_at, totp, recovery = outcome.values
-        if in_login is not None:
+        email, _locale, sends, expires_at, resend_at, totp, recovery, decided, wait = outcome.values
+        emailed = sends == "1"
+        if emailed and in_login is not None:
             self.outbox.published_code()  # by the login script
-        elif code:
+        elif emailed:
             await self.outbox.code(challenge_id, 1, code, float(expires_at), seen)
         self._pending_logins.inc()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
-        return pending(challenge_id, email if code else None, expires_at, resend_at, totp, recovery)
+        return pending(
+            challenge_id,
+            email if emailed else None,
+            expires_at,
+            resend_at,
+            totp,
+            recovery,
+            decided,
+            wait,
+        )
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
         challenge = await self.store.get_challenge(challenge_id, self.clock())

@@ -31,6 +31,7 @@ class Profile:
     recovery_codes_remaining: int
     trusted_browsers: int
     time_zone: str | None = None
+    preferred_method: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,14 +257,21 @@ class Store:
     # Accounts
 
     async def upsert_profile(
-        self, account_id: str, email: str, locale: str, now: float, time_zone: str | None = None
+        self,
+        account_id: str,
+        email: str,
+        locale: str,
+        now: float,
+        time_zone: str | None = None,
+        preferred_method: str | None = None,
     ) -> bool:
-        """Create or replace the account's address, language and time zone (none: UTC)."""
+        """Create or replace the account's address, language, time zone (none: UTC) and
+        preferred second-step method (none: the app when one is confirmed, else email)."""
         keys = AccountKeys.of(account_id)
         created = await self._run(
             "upsert_profile",
             [keys.profile],
-            [account_id, email, locale, f"{now:.3f}", time_zone or ""],
+            [account_id, email, locale, f"{now:.3f}", time_zone or "", preferred_method or ""],
         )
         return bool(int(created[0]))
 
@@ -285,6 +293,7 @@ class Store:
             recovery_codes_remaining=int(recovery),
             trusted_browsers=int(browsers),
             time_zone=fields.get("tz") or None,
+            preferred_method=fields.get("pref") or None,
         )
 
     async def set_two_step(
@@ -374,7 +383,9 @@ class Store:
         audit: Audit | None = None,
         publish: InLoginJob | None = None,
     ) -> Outcome:
-        """``publish``: the code job, pushed by the login script itself (same server)."""
+        """``method``: "email", "totp", or "" for the account's own (login.lua decides).
+        ``publish``: the code job, pushed by the login script itself (same server) only if
+        the script decides to email."""
         keys = AccountKeys.of(account_id)
         job = publish or _NO_JOB
         raw = await self._audited(

@@ -1,8 +1,10 @@
 -- login.lua: decide whether a login needs a second step and, if so, open a challenge.
 -- KEYS[1] profile  KEYS[2] guard  KEYS[3] sends  KEYS[4] challenges
 -- KEYS[5] browsers  KEYS[6] browser-expiry  KEYS[7] the new challenge  KEYS[8] recovery
--- ARGV[1] now (epoch s)  ARGV[2] code digest ("" for totp)  ARGV[3] code ttl s
--- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour  ARGV[6] method
+-- ARGV[1] now (epoch s)  ARGV[2] code digest (kept only if emailed)  ARGV[3] code ttl s
+-- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour
+-- ARGV[6] method asked for: "email", "totp", or "" for the account's own (its preference,
+-- else the app when one is confirmed, else email)
 -- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
 -- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
 -- ARGV[13] the challenge's short id (its key's last part)
@@ -14,12 +16,17 @@
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
---       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining}
--- Invariant: a challenge exists only for an enabled, unlocked account under its email cap,
--- and each code email it promises is counted in the rolling hour before it is queued; with
+--       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining,
+--          method, email_wait}
+--   method: the one decided ("email" when sends is 1; else "totp", or "recovery_code" when
+--   the email cap refused an email and the account has no app); email_wait: seconds until
+--   the email cap would take an email, 0 when it would now.
+-- Invariant: a challenge exists only for an enabled, unlocked account, and only under its
+-- email cap unless it sends nothing and the account has an app or recovery codes; each code
+-- email it promises is counted in the rolling hour before it is queued, and only then; with
 -- ARGV[14], its code job and backup are queued in the same atomic step as the challenge.
 local now = tonumber(ARGV[1])
-local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp')
+local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp', 'pref')
 if not profile[1] then return {'not_found'} end
 if profile[3] ~= '1' then return {'disabled'} end
 
@@ -52,26 +59,41 @@ if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
 
 local ttl = tonumber(ARGV[3])
 local method = ARGV[6]
-if method == 'totp' and profile[4] ~= '1' then return {'no_totp'} end
+local has_totp = profile[4] == '1'
+if method == 'totp' and not has_totp then return {'no_totp'} end
+if method == '' then
+  -- A preferred app that is not (or no longer) confirmed means email.
+  method = (profile[5] ~= 'email' and has_totp) and 'totp' or 'email'
+end
+local recovery = redis.call('HLEN', KEYS[8])
+-- The cap is read for every challenge, so that one that sends nothing can say when email
+-- would be taken; it never refuses a challenge that another method can pass.
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600)
+local email_wait = 0
+if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
+  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  email_wait = math.max(1, math.ceil(tonumber(oldest[2]) + 3600 - now))
+end
 local sends = 0
-local resend_at = now
+local resend_at = now + email_wait
 if method == 'email' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600)
-  if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
-    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    return {'send_limit', math.ceil(tonumber(oldest[2]) + 3600 - now)}
+  if email_wait > 0 then
+    if has_totp then method = 'totp'
+    elseif recovery > 0 then method = 'recovery_code'
+    else return {'send_limit', email_wait} end
+  else
+    redis.call('ZADD', KEYS[3], now, ARGV[13] .. ':1')
+    redis.call('EXPIRE', KEYS[3], 3600)
+    sends = 1
+    resend_at = now + tonumber(ARGV[4])
   end
-  redis.call('ZADD', KEYS[3], now, ARGV[13] .. ':1')
-  redis.call('EXPIRE', KEYS[3], 3600)
-  sends = 1
-  resend_at = now + tonumber(ARGV[4])
 end
 
 local expires_at = now + ttl
 redis.call('HSET', KEYS[7],
-  'account_id', ARGV[9], 'status', 'pending', 'digest', ARGV[2],
+  'account_id', ARGV[9], 'status', 'pending', 'digest', sends == 1 and ARGV[2] or '',
   'attempts', 0, 'sends', sends, 'expires_at', expires_at,
-  'resend_at', resend_at, 'delivery', method == 'email' and 'queued' or 'none',
+  'resend_at', resend_at, 'delivery', sends == 1 and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
 redis.call('EXPIRE', KEYS[7], ttl)
 audit('challenge_issued', 'challenge', ARGV[13], 'method', method)
@@ -81,7 +103,6 @@ if sends == 0 then
   redis.call('HSET', KEYS[4], ARGV[13], 1)
   redis.call('EXPIRE', KEYS[4], ttl)
 end
-local recovery = redis.call('HLEN', KEYS[8])
 if sends == 1 and ARGV[14] ~= '' then
   redis.call('SELECT', ARGV[14])
   redis.call('LPUSH', KEYS[9], ARGV[16])
@@ -89,4 +110,4 @@ if sends == 1 and ARGV[14] ~= '' then
   redis.call('SELECT', ARGV[15])
 end
 return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
-        profile[4] or '0', recovery}
+        profile[4] or '0', recovery, method, email_wait}

@@ -2,9 +2,11 @@
 -- KEYS[1] profile
 -- ARGV[1] account id  ARGV[2] email  ARGV[3] locale  ARGV[4] now (epoch s)
 -- ARGV[5] IANA time zone, '' for none (times in UTC)
+-- ARGV[6] preferred second-step method ("email" | "totp"), '' for none (login.lua decides)
 -- Returns {created (1|0)}
 -- Invariant: a new profile starts with two-step off; an update never touches the switches.
--- The time zone is a field only when the account has one: most accounts pay nothing for it.
+-- The time zone and the preferred method are fields only when the account has them: most
+-- accounts pay nothing for them.
 local created = 0
 if redis.call('EXISTS', KEYS[1]) == 0 then
   created = 1
@@ -15,5 +17,10 @@ if ARGV[5] and ARGV[5] ~= '' then
   redis.call('HSET', KEYS[1], 'tz', ARGV[5])
 else
   redis.call('HDEL', KEYS[1], 'tz')
+end
+if ARGV[6] and ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'pref', ARGV[6])
+else
+  redis.call('HDEL', KEYS[1], 'pref')
 end
 return {created}

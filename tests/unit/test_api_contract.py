@@ -304,6 +304,7 @@ class TestAccounts:
             "email": EMAIL,
             "locale": "fr",
             "time_zone": None,
+            "preferred_method": None,
             "two_step_enabled": False,
             "totp_enabled": False,
             "recovery_codes_remaining": 0,
@@ -318,6 +319,7 @@ class TestAccounts:
             "email": OTHER_EMAIL,
             "locale": "es",
             "time_zone": None,
+            "preferred_method": None,
             "two_step_enabled": False,
             "totp_enabled": False,
             "recovery_codes_remaining": 0,
@@ -563,6 +565,7 @@ class TestLogins:
             "method": "email",
             "methods": ["email"],
             "sent_to": "a**@example.com",
+            "email_refused": None,
             "expires_at": at(900),
             "resend_available_at": at(30),
         }
@@ -812,6 +815,7 @@ class TestResend:
             "method": "email",
             "methods": ["email"],
             "sent_to": "a**@example.com",
+            "email_refused": None,
             "expires_at": at(30 + 900),
             "resend_available_at": at(30 + 60),
         }

@@ -360,7 +360,7 @@ class TestReset:
             json={"code": pyotp.TOTP(secret).at(int(clock.now))},
         )
         await api.post(f"/v1/accounts/{ACCOUNT}/recovery-codes")
-        challenge_id = (await login(api)).json()["challenge_id"]
+        challenge_id = (await login(api, method="email")).json()["challenge_id"]
         token = (
             await verify(api, challenge_id, code_of(mail.codes[-1]), remember_browser=True)
         ).json()["trusted_browser"]["token"]
@@ -373,6 +373,7 @@ class TestReset:
             "email": EMAIL,
             "locale": "en",
             "time_zone": None,
+            "preferred_method": None,
             "two_step_enabled": False,
             "totp_enabled": False,
             "recovery_codes_remaining": 0,

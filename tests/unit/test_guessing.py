@@ -157,7 +157,7 @@ class TestWrongAppCodes:
         secret = await enable_totp(api, clock)
         clock.advance(2 * STEP)
         for _ in range(3):
-            challenge_id, code = await open_challenge(api, mail)
+            challenge_id, code = await open_challenge(api, mail, method="email")
             for _ in range(3):
                 response = await verify(api, challenge_id, wrong(code))
                 assert_problem(response, 400, "invalid_code")

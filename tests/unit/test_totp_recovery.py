@@ -402,7 +402,7 @@ class TestTotpLogin:
     ) -> None:
         secret = await enable_totp(api, clock)
         clock.advance(2 * STEP)
-        challenge_id, _ = await open_challenge(api, mail)
+        challenge_id, _ = await open_challenge(api, mail, method="email")
         assert (
             await verify_totp(api, challenge_id, app_code(secret, clock.now))
         ).status_code == 200
@@ -635,7 +635,7 @@ class TestTotpAccountLock:
     ) -> None:
         secret = await enable_totp(api, clock)
         clock.advance(2 * STEP)
-        email_challenge, code = await open_challenge(api, mail)
+        email_challenge, code = await open_challenge(api, mail, method="email")
         for _ in range(2):
             assert_problem(await verify(api, email_challenge, wrong(code)), 400, "invalid_code")
         totp_id = await totp_challenge(api)

@@ -85,8 +85,8 @@ class TestTurningTwoStepOff:
         account: str,
     ) -> None:
         await enable_totp(api, clock)
-        await open_challenge(api, mail)
-        await open_challenge(api, mail)
+        await open_challenge(api, mail, method="email")
+        await open_challenge(api, mail, method="email")
         await totp_challenge(api)
         assert len(await live_challenges(state_redis)) == 3
 
@@ -183,7 +183,7 @@ class TestResetAndDelete:
         account: str,
     ) -> None:
         await enable_totp(api, clock)
-        challenge_id, code = await open_challenge(api, mail)
+        challenge_id, code = await open_challenge(api, mail, method="email")
         await totp_challenge(api)
         assert (await api.delete(f"/v1/accounts/{ACCOUNT}")).status_code == 204
 
