@@ -62,7 +62,8 @@ class Login(BaseModel):
     status: Literal["not_required", "pending"]
     reason: str | None = None
     challenge_id: str | None = None
-    method: Literal["email", "totp"] | None = None
+    # The method to ask for first: the account's own (its app when it has one; no email then).
+    method: Literal["email", "totp", "recovery_code"] | None = None
     methods: list[str] = []
     sent_to: str | None = None
     expires_at: str | None = None
@@ -204,7 +205,6 @@ class Twostep:
         body = {
             "account_id": account_id,
             "trusted_browser_token": trusted_browser_token,
-            "method": "email",
             "client": self._client(client),
         }
         return await self._json(Login, "start_login", "POST", "/v1/logins", body)

@@ -287,8 +287,10 @@ def test_authenticator_app_enrolment_and_sign_in(page: Page, stack: Stack) -> No
 
     sign_out(page)
     sign_in(page, "di")
-    page.click("#use-totp")
+    # The app comes first: no email unless the user asks for one.
+    expect(page.locator("#email-instead")).to_be_visible()
     shot(page, "12-two-step-with-app")
+    assert codes_mailed(stack.catcher, "di@example.com") == []
     # The confirming code is spent: use the next step's, which the window accepts.
     enter_code(page, totp.at(time.time() + 30))
     expect(page.locator("#whoami")).to_contain_text("di@example.com")

@@ -402,13 +402,29 @@ async def test_authenticator_app_set_up_and_used_at_sign_in(stack: Stack) -> Non
     await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
     await sign_out(stack.browser)
 
+    before = len(stack.mail.codes)
     page = await sign_in(stack.browser)
-    assert 'id="use-totp"' in page.text
-    switched = await post(stack.browser, "/two-step", "/two-step/method", method="totp")
-    assert 'id="use-email"' in switched.text
-    assert "authenticator app shows" in switched.text
+    # The app comes first, and no email is sent unless the user asks for one.
+    assert "authenticator app shows" in page.text
+    assert 'id="email-instead"' in page.text
+    assert 'id="use-totp"' not in page.text
+    assert len(stack.mail.codes) == before
     stack.clock.advance(30)  # an app code works once: take the next one
     response = await verify(stack, code=totp.at(stack.clock.now))
+    assert response.url.path == "/"
+
+    await sign_out(stack.browser)
+    await sign_in(stack.browser)
+    assert len(stack.mail.codes) == before
+    emailed = await post(stack.browser, "/two-step", "/two-step/resend")
+    assert len(stack.mail.codes) == before + 1
+    assert "We sent a 6-digit code to" in emailed.text
+    assert 'id="use-totp"' in emailed.text
+    switched = await post(stack.browser, "/two-step", "/two-step/method", method="totp")
+    assert 'id="use-email"' in switched.text  # back to the code already emailed
+    back = await post(stack.browser, "/two-step", "/two-step/method", method="email")
+    assert "We sent a 6-digit code to" in back.text
+    response = await verify(stack)
     assert response.url.path == "/"
 
 
