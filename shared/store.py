@@ -345,9 +345,14 @@ class Store:
         """The newest ``limit`` events older than the event id ``before``, newest first, and
         the cursor of the next page (None on the last page)."""
         key = AccountKeys.of(account_id).events
-        if before == "0-0":
-            return [], None  # nothing is older than the first possible id
-        upper = f"({before}" if before else "+"
+        upper = "+"
+        if before:
+            # As numbers: "00-0" is the id 0-0 too, and Redis refuses an exclusive range
+            # below the first possible id (it was a 500).
+            ms, seq = (int(part) for part in before.split("-", 1))
+            if ms == seq == 0:
+                return [], None  # nothing is older than the first possible id
+            upper = f"({ms}-{seq}"
         raw: Any = await self.redis.xrevrange(key, upper, "-", count=limit + 1)
         events = [_event(_text(event_id) or "", fields or {}) for event_id, fields in raw[:limit]]
         more = len(raw) > limit

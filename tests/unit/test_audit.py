@@ -277,7 +277,10 @@ class TestPages:
         assert response.status_code == 422
         assert response.json()["code"] == "validation_error"
 
-    @pytest.mark.parametrize("before", ["0-0", "0-1", "9999999999999999999-9999999999999999999"])
+    @pytest.mark.parametrize(
+        "before",
+        ["0-0", "00-0", "0-00", "000-000", "0-1", "9999999999999999999-9999999999999999999"],
+    )
     async def test_edge_cursors_answer_a_page(self, api: httpx.AsyncClient, before: str) -> None:
         await new_account(api)
         page = await events(api, before=before)
