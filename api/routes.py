@@ -30,6 +30,7 @@ from api.schemas import (
 )
 from api.service import TwoStep
 from shared.keys import ACCOUNT_ID_PATTERN, BROWSER_ID_PATTERN, CHALLENGE_ID_PATTERN
+from shared.store import KEEP
 
 AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, examples=["u-42"])]
 ChallengeId = Annotated[str, Path(pattern=CHALLENGE_ID_PATTERN)]
@@ -121,9 +122,15 @@ def _protected(auth: Any) -> APIRouter:
     async def put_account(
         account_id: AccountId, body: AccountIn, response: Response, twostep: Service
     ) -> AccountView:
-        """Create (201) or update (200) the account's two-step profile."""
+        """Create (201) or update (200) the account's two-step profile. `time_zone` and
+        `preferred_method` left out keep their stored values; `null` removes them."""
+        given = body.model_fields_set
         created, view = await twostep.put_account(
-            account_id, str(body.email), body.locale, body.time_zone, body.preferred_method
+            account_id,
+            str(body.email),
+            body.locale,
+            body.time_zone if "time_zone" in given else KEEP,
+            body.preferred_method if "preferred_method" in given else KEEP,
         )
         response.status_code = 201 if created else 200
         return view

@@ -41,7 +41,7 @@ from shared.jobs import (
 )
 from shared.keys import AccountKeys, tag_of_challenge
 from shared.settings import Settings
-from shared.store import AuditEvent, Store, browser_record
+from shared.store import KEEP, AuditEvent, Store, browser_record
 from shared.times import rfc3339
 from shared.webhooks import event_details
 
@@ -80,8 +80,8 @@ class TwoStep:
         account_id: str,
         email: str,
         locale: str,
-        time_zone: str | None = None,
-        preferred_method: str | None = None,
+        time_zone: str | None = KEEP,
+        preferred_method: str | None = KEEP,
     ) -> tuple[bool, AccountView]:
         created = await self.store.upsert_profile(
             account_id, email, locale, self.clock(), time_zone, preferred_method

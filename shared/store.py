@@ -170,6 +170,9 @@ class InLoginJob:
 
 
 _NO_JOB = InLoginJob("", "", "", "", "", "", "")
+# upsert_profile: leave an optional field (time zone, preferred method) as stored. A portal
+# that sends only the address and language must not wipe what it does not know about.
+KEEP = "="
 
 
 def _outcome(raw: Any) -> Outcome:
@@ -262,11 +265,12 @@ class Store:
         email: str,
         locale: str,
         now: float,
-        time_zone: str | None = None,
-        preferred_method: str | None = None,
+        time_zone: str | None = KEEP,
+        preferred_method: str | None = KEEP,
     ) -> bool:
-        """Create or replace the account's address, language, time zone (none: UTC) and
-        preferred second-step method (none: the app when one is confirmed, else email)."""
+        """Create or replace the account's address and language, and set its time zone (none:
+        UTC) and preferred second-step method (none: the app when one is confirmed, else
+        email), or leave either as stored when given ``KEEP``."""
         keys = AccountKeys.of(account_id)
         created = await self._run(
             "upsert_profile",

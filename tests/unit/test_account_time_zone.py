@@ -30,9 +30,11 @@ async def test_an_account_keeps_its_time_zone_and_shows_it(api: httpx.AsyncClien
     assert (await api.get("/v1/accounts/u-1")).json()["time_zone"] == "Europe/Paris"
 
 
-async def test_a_put_without_a_time_zone_clears_it_and_stores_nothing(
+async def test_a_put_that_leaves_the_time_zone_out_keeps_it_and_null_clears_it(
     api: httpx.AsyncClient, state_redis: redis.asyncio.Redis
 ) -> None:
+    """A portal that only knows the address and language (the reference portal saves the
+    language at each sign-in) must not wipe a time zone set some other way."""
     profile = AccountKeys.of("u-1").profile
     await api.put("/v1/accounts/u-1", json={"email": "ann@example.org"})
     without = set(await state_redis.hkeys(profile))
@@ -40,9 +42,12 @@ async def test_a_put_without_a_time_zone_clears_it_and_stores_nothing(
 
     await api.put("/v1/accounts/u-1", json={"email": "ann@example.org", "time_zone": "Asia/Tokyo"})
     assert len(await state_redis.hkeys(profile)) == len(without) + 1
-    response = await api.put("/v1/accounts/u-1", json={"email": "ann@example.org"})
-    assert response.status_code == 200
-    assert response.json()["time_zone"] is None
+    kept = await api.put("/v1/accounts/u-1", json={"email": "ann@example.org", "locale": "fr"})
+    assert kept.status_code == 200
+    assert kept.json()["time_zone"] == "Asia/Tokyo"
+    body = {"email": "ann@example.org", "time_zone": None}
+    cleared = await api.put("/v1/accounts/u-1", json=body)
+    assert cleared.json()["time_zone"] is None
     assert set(await state_redis.hkeys(profile)) == without
 
 

@@ -182,8 +182,12 @@ async def test_the_preferred_method_is_kept_shown_and_used(
     assert (await login(api)).json()["method"] == "totp"
     assert len(mail.codes) == 1
 
-    # Left out, it is removed and nothing is stored for it.
+    # Left out, it is kept (a portal that saves only the language must not wipe it) ...
     response = await api.put(f"/v1/accounts/{ACCOUNT}", json={"email": EMAIL, "locale": "en"})
+    assert response.json()["preferred_method"] == "totp"
+    # ... and null removes it: nothing is stored for it.
+    body["preferred_method"] = None
+    response = await api.put(f"/v1/accounts/{ACCOUNT}", json=body)
     assert response.json()["preferred_method"] is None
     assert set(await state_redis.hkeys(profile)) == without
 
