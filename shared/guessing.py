@@ -25,9 +25,8 @@ from shared.settings import Settings
 DAY_SECONDS = 86400
 # The promise: at most 1 in 10,000 per account per day, for each way in and all together.
 LIMIT_PER_DAY = 1e-4
-# Codes of the current step and one either side are accepted (shared/totp.py matching_step).
-TOTP_WINDOW_STEPS = 1
-TOTP_STEPS_CHECKED = 2 * TOTP_WINDOW_STEPS + 1
+# Codes of the current step and totp.WINDOW_STEPS either side are accepted.
+TOTP_STEPS_CHECKED = 2 * totp.WINDOW_STEPS + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,9 @@ import pyotp
 DIGITS = 6
 STEP_SECONDS = 30
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends
+# Codes of the current step and this many either side are accepted (a clock off by up to a
+# step); shared/guessing.py counts a wrong code as one failure per step checked.
+WINDOW_STEPS = 1
 _CODE = re.compile(r"[0-9]{6}")
 
 
@@ -39,7 +42,7 @@ def clean_code(raw: str) -> str | None:
     return text if _CODE.fullmatch(text) else None
 
 
-def matching_step(secret: str, code: str, now: float, window: int = 1) -> int | None:
+def matching_step(secret: str, code: str, now: float, window: int = WINDOW_STEPS) -> int | None:
     """The time step (within ``window`` steps of now) whose code is ``code``, or None.
 
     Every candidate is computed and compared in constant time, so the answer's timing
