@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import zoneinfo
 from functools import lru_cache
@@ -21,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from shared.clientip import MAX_LENGTH as MAX_IP_LENGTH
+from shared.clientip import plain_ip
 from shared.times import rfc3339
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
@@ -31,24 +32,12 @@ _ONE_LINE = r"^[^\x00-\x1f\x7f\x85\u2028\u2029]*$"
 UserAgent = Annotated[str, StringConstraints(max_length=512, pattern=_ONE_LINE)]
 
 
-# The longest plain address: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
-IP_MAX_LENGTH = 45
-
-
 def _ip_address(value: str) -> str:
-    """A plain IPv4 or IPv6 address, as one spelling: IPv6 compressed and lower case, an
-    IPv4-mapped IPv6 address as its IPv4 address."""
-    # ipaddress also takes an IPv6 zone id, "fe80::1%" and any text after it, of any length:
-    # the caller's text would reach emails, records, the audit trail and webhooks.
-    if len(value) > IP_MAX_LENGTH or "%" in value:
+    """A plain IPv4 or IPv6 address, kept in one spelling (shared/clientip.py)."""
+    address = plain_ip(value)
+    if address is None:
         raise ValueError("must be an IPv4 or IPv6 address")
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("must be an IPv4 or IPv6 address") from None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return str(address.ipv4_mapped)
-    return str(address)
+    return address
 
 
 # A string only: pydantic's own IP type would also take a number, or even `false`.
@@ -58,7 +47,7 @@ IpAddress = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "maxLength": IP_MAX_LENGTH,
+            "maxLength": MAX_IP_LENGTH,
             "pattern": "^[0-9A-Fa-f:.]+$",
             "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}],
         }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import scripts
+from shared.clientip import plain_ip
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 from shared.muxredis import MuxRedis
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
@@ -106,21 +106,6 @@ def browser_record(digest: str, created_at: float, ip: str, label: str) -> str:
     return f"{digest}|{created_at:.0f}|{created_at:.0f}|{seen}"
 
 
-def _legacy_ip(ip: str) -> str:
-    """An address from a record of the earlier format, if it is one the API takes today
-    (no zone id), normalised as the API normalises it; else nothing."""
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return ""
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id is not None:
-            return ""
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-    return str(address)
-
-
 def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBrowser:
     _digest, created, last_used, seen = record.split("|", 3)
     if seen.startswith("{"):
@@ -129,8 +114,9 @@ def _parse_browser(browser_id: str, record: str, expires_at: float) -> TrustedBr
     else:
         # The earlier format, "ip|label" (trusted browsers live 30 days after an upgrade).
         # A label never held a "|"; an address with a zone id could, so it is split off last.
+        # Its address is shown only if the API would take it today, in the API's spelling.
         ip, _, label = seen.rpartition("|")
-        ip = _legacy_ip(ip)
+        ip = plain_ip(ip) or ""
     return TrustedBrowser(
         browser_id=browser_id,
         label=label,
