@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from api.audit import AuditTrail
 from api.outbox import Outbox, Seen
@@ -11,6 +10,7 @@ from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refusal
 from api.qrcode import qr_svg
 from api.schemas import Client, TotpEnrolment
 from shared import codes, totp
+from shared.clock import Clock
 from shared.crypto import Sealer, SealError, derive_key
 from shared.errors import AccountNotFound, EnrolmentNotFound, MethodNotAvailable
 from shared.jobs import (
@@ -22,7 +22,6 @@ from shared.keys import account_tag, tag_of_challenge
 from shared.settings import Settings
 from shared.store import Store
 
-Clock = Callable[[], float]
 log = logging.getLogger("twostep.api")
 
 # How long a new authenticator secret waits for its first code before it is forgotten.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -11,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import scripts
+from shared.clock import Clock
 from shared.jobs import (
     CODE_BACKUPS,
     CODE_QUEUE,
@@ -27,7 +27,6 @@ from shared.muxredis import MuxRedis
 from shared.store import InLoginJob
 
 NOTICE_LIFETIME_SECONDS = 86400
-Clock = Callable[[], float]
 
 
 class MailQueue(Protocol):

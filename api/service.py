@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from api.audit import AuditTrail
 from api.authenticators import Authenticators
 from api.mailqueue import InLoginPublish, MailQueue
@@ -24,6 +22,7 @@ from api.schemas import (
 )
 from api.webhooks import Announcer
 from shared import codes, guessing
+from shared.clock import Clock
 from shared.crypto import Sealer
 from shared.errors import (
     AccountNotFound,
@@ -44,8 +43,6 @@ from shared.settings import Settings
 from shared.store import KEEP, AuditEvent, Store, browser_record
 from shared.times import rfc3339
 from shared.webhooks import event_details
-
-Clock = Callable[[], float]
 
 
 class TwoStep:
