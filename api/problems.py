@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -108,6 +109,17 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
+def _error(location: Sequence[str | int], message: str, kind: str) -> dict[str, Any]:
+    """One entry of a 422's ``errors``. ``field`` is the path for people; ``location`` the
+    same path as a list, for programs: a key of the caller's JSON may itself hold a "."."""
+    return {
+        "field": ".".join(str(part) for part in location),
+        "location": list(location),
+        "message": message,
+        "type": kind,
+    }
+
+
 def install(app: FastAPI, metrics: Metrics) -> None:
     """Register the handlers; after this every error the API returns is a problem document."""
 
@@ -136,15 +148,12 @@ def install(app: FastAPI, metrics: Metrics) -> None:
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         metrics.problems.labels("validation_error").inc()
-        # "field" is for people; "location" is the same path as a list, for programs: a key
-        # of the caller's JSON may itself hold a ".".
         errors = [
-            {
-                "field": ".".join(str(part) for part in error.get("loc", ())),
-                "location": list(error.get("loc", ())),
-                "message": error.get("msg", "invalid"),
-                "type": error.get("type", "value_error"),
-            }
+            _error(
+                error.get("loc", ()),
+                error.get("msg", "invalid"),
+                error.get("type", "value_error"),
+            )
             for error in exc.errors()
         ]
         return problem(
@@ -153,14 +162,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def invalid_code_format(request: Request, exc: Exception) -> JSONResponse:
         metrics.problems.labels("validation_error").inc()
-        errors = [
-            {
-                "field": "body.code",
-                "location": ["body", "code"],
-                "message": str(exc),
-                "type": "code_format",
-            }
-        ]
+        errors = [_error(("body", "code"), str(exc), "code_format")]
         return problem(
             422,
             "validation_error",
@@ -174,14 +176,7 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         if exc.status_code == 400:
             # The framework's "error parsing the body" (not UTF-8, say): a malformed body.
             metrics.problems.labels("validation_error").inc()
-            errors = [
-                {
-                    "field": "body",
-                    "location": ["body"],
-                    "message": "not a JSON document",
-                    "type": "json_invalid",
-                }
-            ]
+            errors = [_error(("body",), "not a JSON document", "json_invalid")]
             detail = "The body is not a JSON document."
             return problem(422, "validation_error", "Invalid request", detail, errors=errors)
         headers = dict(exc.headers or {})
