@@ -21,6 +21,11 @@ from shared.redisconn import SyncStateRedis
 NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 
 
+def _text(item: Any) -> str:
+    """A reply item as text (the workers' clients answer bytes; a missing field is "")."""
+    return item.decode() if isinstance(item, bytes) else str(item or "")
+
+
 class Claim(NamedTuple):
     """What a worker's claim on a send answered: ``send`` (then the account's address,
     language and time zone, read in the same step), or why not: done, busy, stale, expired."""
@@ -32,7 +37,7 @@ class Claim(NamedTuple):
 
     @classmethod
     def of(cls, answer: list[Any]) -> Claim:
-        return cls(*(item.decode() if isinstance(item, bytes) else str(item) for item in answer))
+        return cls(*map(_text, answer))
 
 
 class Address(NamedTuple):
@@ -130,9 +135,7 @@ class DeliveryStore:
         fields = self.redis.hmget(AccountKeys.of(account_id).profile, ["email", "locale", "tz"])
         if not fields[0]:
             return None
-        return Address(
-            *(item.decode() if isinstance(item, bytes) else str(item or "") for item in fields)
-        )
+        return Address(*map(_text, fields))
 
     def claim_notice(self, notice_id: str, claimant: str, hold_seconds: int) -> str:
         answer = self._scripts["claim_notice"](

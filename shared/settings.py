@@ -92,7 +92,9 @@ class Settings(BaseSettings):
         max_length=64,
         pattern=r'^[^:<>"\\\x00-\x1f\x7f\x85\u2028\u2029]+$',
     )
-    issuer: str = Field(default="twostep", min_length=1, max_length=64, pattern=r"^[^:\x00-\x1f]+$")
+    issuer: str = Field(
+        default=DEFAULT_PRODUCT_NAME, min_length=1, max_length=64, pattern=r"^[^:\x00-\x1f]+$"
+    )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     broker_url: str = "redis://127.0.0.1:6379/1"
