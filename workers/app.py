@@ -39,6 +39,7 @@ from workers import metrics as worker_metrics
 from workers import tasks, webhooks
 from workers.backups import BackupSweeper, Sweep, SweeperThread, sweep_interval_seconds
 from workers.metrics import WorkerMetrics
+from workers.retry import retry
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -112,12 +113,12 @@ def create_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> C
             outcome = str(job(here, payload, task.request.retries))
         except tasks.RetryLater as later:
             count("retried")
-            raise task.retry(countdown=later.delay_seconds) from None
+            retry(task, later.delay_seconds)
         except (RedisConnectionError, RedisTimeoutError):
             # The state store is away: an acknowledged failure would lose the email.
             count("retried")
             log.warning("redis unavailable, job retried in %ss", STORE_RETRY_SECONDS)
-            raise task.retry(countdown=STORE_RETRY_SECONDS) from None
+            retry(task, STORE_RETRY_SECONDS)
         count(outcome)
         return outcome
 
@@ -236,6 +237,7 @@ def _backup_sweeper(settings: Settings, metrics: WorkerMetrics) -> SweeperThread
     def count(sweep: Sweep) -> None:
         metrics.code_backups.labels("sent_again").inc(sweep.sent_again)
         metrics.code_backups.labels("not_needed").inc(sweep.settled - sweep.sent_again)
+        metrics.code_backups.labels("held").inc(sweep.held)
 
     return SweeperThread(build, sweep_interval_seconds(delay), count)
 
