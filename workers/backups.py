@@ -6,10 +6,13 @@ killed in between loses that job. The API therefore files, with each code job, a
 sorted set on the broker (``CODE_BACKUPS``, scored by when it comes due; api/mailqueue.py).
 Every worker's main process sweeps that set now and then: it leases the backups that came due
 (``backup_take.lua``: one sweeper each), reads their sends' state from Redis in one round
-trip, and in one step pushes again the jobs whose email has not gone out and drops the rest
-(``backup_settle.lua``). A job pushed again goes through the send's claim like any other, so
-an email is still sent at most once; a sweeper that dies holding a lease leaves its backups
-to come due again when the lease ends.
+trip, and in one step pushes again the jobs whose email has not gone out and drops the
+backups whose email went out or no longer can (``backup_settle.lua``). A backup whose send a
+worker holds right now stays, leased: that worker may still lose its job (a retry it could
+not publish while the broker was away), so the backup is looked at again when the lease ends,
+until the send is marked or its claim has run out. A job pushed again goes through the
+send's claim like any other, so an email is still sent at most once; a sweeper that dies
+holding a lease leaves its backups to come due again when the lease ends.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 import redis
@@ -51,39 +55,53 @@ def sweep_interval_seconds(delay_seconds: float) -> float:
     return max(0.5, min(5.0, delay_seconds / 4))
 
 
-def goes_again(fields: list[bytes | None], send_no: int, now: float) -> bool:
-    """Must send number ``send_no`` be pushed again, by its challenge's state?
+class Fate(Enum):
+    """What a due backup's sweep does with it."""
 
-    Not when the challenge is gone (verified, deleted, expired), was resent or locked, its
-    email was accepted, failed for good, or a worker holds the claim of it right now (that
-    worker's job is recorded as unacknowledged, and the broker hands it back if the worker
-    dies). A send waiting for a retry goes again once, as a second chance: the claim keeps
-    the two from both sending."""
+    AGAIN = "again"  # push its job again, drop the backup
+    DONE = "done"  # the email went out or no longer can: drop the backup
+    HELD = "held"  # a worker holds the send: keep the backup, leased, to look again
+
+
+def fate(fields: list[bytes | None], send_no: int, now: float) -> Fate:
+    """The fate of send number ``send_no``'s backup, by its challenge's state.
+
+    Done when the challenge is gone (verified, deleted, expired), was resent or locked, or its
+    email was accepted or failed for good. Held while a worker's claim on it holds: that job is
+    in hand, but a worker can still lose it without a mark. Otherwise its job goes again; a
+    send waiting for a retry goes again once, as a second chance: the claim keeps the two from
+    both sending."""
     status, sends, expires_at, sent, claim, delivery = fields
     if status is None or expires_at is None:
-        return False
+        return Fate.DONE
     if sent is not None and int(sent) >= send_no:
-        return False
+        return Fate.DONE
     if status != b"pending" or sends != str(send_no).encode():
-        return False
+        return Fate.DONE
     if float(expires_at) <= now or delivery == b"failed":
-        return False
+        return Fate.DONE
     if claim:
         _owner, _, deadline = claim.rpartition(b"|")
         if float(deadline) > now:
-            return False
-    return True
+            return Fate.HELD
+    return Fate.AGAIN
 
 
 @dataclass(frozen=True, slots=True)
 class Sweep:
-    """What one sweep did: backups looked at, and jobs pushed again among them."""
+    """What one sweep did: backups settled (dropped, their jobs pushed again or not), jobs
+    pushed again among them, and backups kept because a worker held their send."""
 
     settled: int = 0
     sent_again: int = 0
+    held: int = 0
 
     def __add__(self, other: Sweep) -> Sweep:
-        return Sweep(self.settled + other.settled, self.sent_again + other.sent_again)
+        return Sweep(
+            self.settled + other.settled,
+            self.sent_again + other.sent_again,
+            self.held + other.held,
+        )
 
 
 class BackupSweeper:
@@ -122,6 +140,7 @@ class BackupSweeper:
 
     def _settle(self, leased: list[bytes]) -> Sweep:
         jobs: list[tuple[CodeJob, str, bytes]] = []
+        settled: list[bytes] = []
         for member in leased:
             try:
                 job = job_of(CodeJob, json.loads(member))
@@ -129,34 +148,44 @@ class BackupSweeper:
                     raise TypeError("not a code job")
             except Exception as exc:  # anything unreadable is dropped, never stops the sweep
                 log.warning("code backup dropped, unreadable (%s)", type(exc).__name__)
+                settled.append(member)
                 continue
             key = challenge_key(job.challenge_id)
-            if key is not None:
+            if key is None:
+                settled.append(member)
+            else:
                 jobs.append((job, key, member))
         with self.state.pipeline(transaction=False) as pipe:
             for _job, key, _member in jobs:
                 pipe.hmget(key, CHALLENGE_FIELDS)
             states: list[list[bytes | None]] = pipe.execute()
         now = self.clock()
-        again = [
-            celery_message(
-                SEND_CODE_TASK,
-                member.decode(),
-                CODE_QUEUE,
-                expires_at=job.expires_at,
-                argsrepr=f"{argsrepr_of(job)} backup",
-            )
-            for (job, _key, member), fields in zip(jobs, states, strict=True)
-            if goes_again(fields, job.send_no, now)
-        ]
-        self._script("backup_settle", [CODE_QUEUE, CODE_BACKUPS], [len(again), *again, *leased])
+        again: list[bytes] = []
+        held = 0
+        for (job, _key, member), fields in zip(jobs, states, strict=True):
+            decided = fate(fields, job.send_no, now)
+            if decided is Fate.HELD:
+                held += 1  # not settled: its lease brings it back
+                continue
+            settled.append(member)
+            if decided is Fate.AGAIN:
+                again.append(
+                    celery_message(
+                        SEND_CODE_TASK,
+                        member.decode(),
+                        CODE_QUEUE,
+                        expires_at=job.expires_at,
+                        argsrepr=f"{argsrepr_of(job)} backup",
+                    )
+                )
+        self._script("backup_settle", [CODE_QUEUE, CODE_BACKUPS], [len(again), *again, *settled])
         if again:
             log.warning(
                 "code backups: %d jobs sent again (lost, or still queued after the delay)",
                 len(again),
                 extra={"count": len(again)},
             )
-        return Sweep(settled=len(leased), sent_again=len(again))
+        return Sweep(settled=len(settled), sent_again=len(again), held=held)
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         try:

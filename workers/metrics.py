@@ -75,8 +75,9 @@ class WorkerMetrics:
         )
         self.code_backups = Counter(
             "twostep_code_backups_total",
-            "Code job backups settled by the sweeper: sent_again (the job was lost, or still "
-            "queued when its backup came due) or not_needed.",
+            "Code job backups looked at by the sweeper: sent_again (the job was lost, or still "
+            "queued when its backup came due), not_needed, or held (a worker held the send; "
+            "looked at again later).",
             ["outcome"],
             registry=self.registry,
         )

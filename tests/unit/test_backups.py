@@ -27,7 +27,7 @@ from shared.store import Store
 from tests.conftest import FakeClock
 from tests.processes import SECRET_KEY, RedisServer
 from tests.topologies import RedisCluster
-from workers.backups import BackupSweeper, Sweep, SweeperThread, goes_again
+from workers.backups import BackupSweeper, Fate, Sweep, SweeperThread, fate
 
 DELAY = 45.0
 # Databases no test worker listens to (the integration workers consume db 1).
@@ -184,9 +184,45 @@ async def test_a_send_a_live_worker_holds_is_left_to_it_and_an_abandoned_one_goe
     assert parts.claim(challenge_id, 1, "w1", now + DELAY - 5, 60) == "send"
     assert parts.claim(abandoned, 1, "w2", now, 30) == "send"
     parts.clock.advance(DELAY)
-    assert parts.sweeper().sweep() == Sweep(settled=2, sent_again=1)
+    assert parts.sweeper().sweep() == Sweep(settled=1, sent_again=1, held=1)
     [again] = parts.queued()
     assert _payload(again)["challenge_id"] == abandoned
+    assert parts.broker.zcard(CODE_BACKUPS) == 1  # the held one's, looked at again later
+
+
+async def test_a_held_send_keeps_its_backup_which_goes_again_if_the_holder_lost_its_job(
+    parts: Parts,
+) -> None:
+    # A worker claims the send, then loses its job without a mark (its retry could not be
+    # published with the broker away, say): the backup must outlive the claim.
+    challenge_id, _ = await parts.challenge("u-1")
+    parts.lose_the_jobs()
+    now = parts.clock()
+    hold = int(DELAY * 1.5)
+    assert parts.claim(challenge_id, 1, "w", now + DELAY - 1, hold) == "send"
+    parts.clock.advance(DELAY)
+    assert parts.sweeper().sweep() == Sweep(held=1)
+    assert parts.queued() == []
+    assert parts.broker.zcard(CODE_BACKUPS) == 1
+    parts.clock.advance(DELAY)  # the lease ends; the claim still holds
+    assert parts.sweeper().sweep() == Sweep(held=1)
+    parts.clock.advance(DELAY)  # the lease and the claim have ended, no mark
+    assert parts.sweeper().sweep() == Sweep(settled=1, sent_again=1)
+    assert len(parts.queued()) == 1
+    assert parts.broker.zcard(CODE_BACKUPS) == 0
+
+
+async def test_a_held_send_that_went_out_drops_its_backup_next_time(parts: Parts) -> None:
+    challenge_id, _ = await parts.challenge("u-1")
+    parts.lose_the_jobs()
+    assert parts.claim(challenge_id, 1, "w", parts.clock() + DELAY - 1, 60) == "send"
+    parts.clock.advance(DELAY)
+    assert parts.sweeper().sweep() == Sweep(held=1)
+    parts.delivery.finish_code_send(challenge_id, 1, "sent", "w")
+    parts.clock.advance(DELAY)
+    assert parts.sweeper().sweep() == Sweep(settled=1)
+    assert parts.queued() == []
+    assert parts.broker.zcard(CODE_BACKUPS) == 0
 
 
 async def test_backups_of_sends_that_can_no_longer_go_are_dropped(parts: Parts) -> None:
@@ -256,23 +292,23 @@ async def test_unreadable_backups_are_dropped_and_logged_and_the_rest_still_go(
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ([b"pending", b"1", b"2000", None, None, b"queued"], True),
-        ([b"pending", b"1", b"2000", None, b"w|999", b"retrying"], True),
-        ([b"pending", b"1", b"2000", None, b"w|1001", b"queued"], False),
-        ([b"pending", b"1", b"2000", b"1", None, b"sent"], False),
-        ([b"pending", b"2", b"2000", b"1", None, b"queued"], False),
-        ([b"pending", b"1", b"2000", None, None, b"failed"], False),
-        ([b"pending", b"1", b"1000", None, None, b"queued"], False),
-        ([b"verified", b"1", b"2000", None, None, b"queued"], False),
-        ([None, None, None, None, None, None], False),
+        ([b"pending", b"1", b"2000", None, None, b"queued"], Fate.AGAIN),
+        ([b"pending", b"1", b"2000", None, b"w|999", b"retrying"], Fate.AGAIN),
+        ([b"pending", b"1", b"2000", None, b"w|1001", b"queued"], Fate.HELD),
+        ([b"pending", b"1", b"2000", b"1", None, b"sent"], Fate.DONE),
+        ([b"pending", b"2", b"2000", b"1", None, b"queued"], Fate.DONE),
+        ([b"pending", b"1", b"2000", None, None, b"failed"], Fate.DONE),
+        ([b"pending", b"1", b"1000", None, None, b"queued"], Fate.DONE),
+        ([b"verified", b"1", b"2000", None, None, b"queued"], Fate.DONE),
+        ([None, None, None, None, None, None], Fate.DONE),
     ],
     ids=[
         "never-sent", "waiting-retry", "held", "sent", "resent", "failed", "expired", "verified",
         "gone",
     ],
 )  # fmt: skip
-def test_which_sends_go_again(fields: list[bytes | None], expected: bool) -> None:
-    assert goes_again(fields, 1, now=1000.0) is expected
+def test_the_fate_of_a_due_backup(fields: list[bytes | None], expected: Fate) -> None:
+    assert fate(fields, 1, now=1000.0) is expected
 
 
 def test_the_sweeper_thread_sweeps_again_after_a_failure_and_stops_when_asked() -> None:
