@@ -155,11 +155,14 @@ async def test_workers_survive_the_broker_stopping_with_jobs_in_hand(stack: Stac
     alive = [worker.proc.poll() is None for worker in stack.workers]
     fatal = sum(worker.logs().count("Unrecoverable error") for worker in stack.workers)
     marks_waited = sum(worker.logs().count("sent mark written after") for worker in stack.workers)
+    # Retries the broker could not take, requeued instead of dropped (workers/retry.py).
+    requeued = sum(worker.logs().count("reject requeue=True") for worker in stack.workers)
     report("broker stopped with jobs in hand", outages=REPETITIONS,
            code_emails=len(trickle.accepted), delivered=len(code_mails(stack.catcher)),
            notices=len(trickle.noticed), missing=len(missing),
            notices_missing=len(notices_missing), duplicates=len(duplicates),
-           resumed_s=resumed, sent_marks_retried=marks_waited, workers_alive=alive,
+           resumed_s=resumed, sent_marks_retried=marks_waited, retries_requeued=requeued,
+           workers_alive=alive,
            unrecoverable=fatal)  # fmt: skip
     assert fatal == 0
     assert all(alive)
