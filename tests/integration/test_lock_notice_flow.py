@@ -21,12 +21,12 @@ pytestmark = pytest.mark.integration
 SUBJECTS = {  # the product's name comes in the middle
     "en": ("Sign-in to your ", " account was locked"),
     "fr": ("La connexion à votre compte ", " a été bloquée"),
-    "es": ("Se ha bloqueado el inicio de sesión en tu cuenta de ", ""),
+    "es": ("Se ha bloqueado el inicio de sesión en su cuenta de ", ""),
 }
 CHANGE_PASSWORD = {
     "en": "Change your password",
     "fr": "Changez votre mot de passe",
-    "es": "Cambia tu contraseña",
+    "es": "Cambie su contraseña",
 }
 
 

@@ -145,7 +145,7 @@ def test_message_id_is_a_valid_header() -> None:
 
 
 def test_long_non_ascii_subject_is_folded_and_encoded() -> None:
-    subject = "La validation en deux étapes a été désactivée sur votre compte, vérifiez-le"
+    subject = "La vérification en deux étapes a été désactivée sur votre compte, vérifiez-le"
     rendered = RenderedEmail(subject=subject, text="t\n", html="h\n")
     raw = build_mail(rendered=rendered).data
 

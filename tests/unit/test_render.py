@@ -110,7 +110,7 @@ def test_ttl_minutes_comes_from_the_context(renderer: Renderer) -> None:
     [
         ("en", ("verification code", "Never share")),
         ("fr", ("Votre code de vérification", "mot de passe")),
-        ("es", ("Tu código de verificación", "contraseña")),
+        ("es", ("Su código de verificación", "contraseña")),
     ],
 )
 def test_each_locale_is_written_in_its_language(
@@ -148,10 +148,11 @@ def test_html_escapes_what_the_client_sent_but_text_does_not(renderer: Renderer)
 def test_subject_is_not_escaped(renderer: Renderer) -> None:
     mail = renderer.render("two_step_disabled", "fr", context_for("two_step_disabled"))
 
-    assert mail.subject == "La validation en deux étapes a été désactivée sur votre compte twostep"
+    disabled = "La vérification en deux étapes a été désactivée sur votre compte"
+    assert mail.subject == f"{disabled} twostep"
     acme = Renderer(TEMPLATES_DIR, product_name="Acme & Co")
     subject = acme.render("two_step_disabled", "fr", context_for("two_step_disabled")).subject
-    assert subject == "La validation en deux étapes a été désactivée sur votre compte Acme & Co"
+    assert subject == f"{disabled} Acme & Co"
 
 
 def test_missing_context_variable_raises(renderer: Renderer) -> None:
@@ -225,10 +226,10 @@ NEW_NOTICE_WORDS = {
         "totp_enabled": ("aplicación de autenticación", "6 dígitos", "Seguridad"),
         "totp_disabled": ("aplicación de autenticación", "por correo", "Seguridad"),
         "recovery_codes_generated": ("códigos de recuperación", "lugar seguro", "una vez"),
-        "recovery_code_used": ("códigos de recuperación", "Te quedan", "Seguridad"),
+        "recovery_code_used": ("códigos de recuperación", "Le quedan", "Seguridad"),
     },
 }
-NOT_YOU = {"fr": "Ce n'était pas vous ?", "es": "¿No has sido tú?"}
+NOT_YOU = {"fr": "Ce n'était pas vous ?", "es": "¿No ha sido usted?"}
 PASSWORD = {"fr": "mot de passe", "es": "contraseña"}
 ENGLISH_MARKERS = ("Not you", "password", "recovery", "authenticator", "account", "Security")
 
@@ -253,7 +254,7 @@ def test_new_notices_are_written_in_their_language(
     [
         ("en", "You have 9 recovery codes left."),
         ("fr", "Il vous reste 9 codes de récupération."),
-        ("es", "Te quedan 9 códigos de recuperación."),
+        ("es", "Le quedan 9 códigos de recuperación."),
     ],
 )
 def test_recovery_code_used_shows_how_many_codes_are_left(
@@ -269,7 +270,7 @@ def test_recovery_code_used_shows_how_many_codes_are_left(
 LOW_ON_CODES_ADVICE = {
     "en": "Make a new set of recovery codes now",
     "fr": "Générez dès maintenant une nouvelle série de codes de récupération",
-    "es": "Genera ahora mismo un nuevo conjunto de códigos de recuperación",
+    "es": "Genere ahora mismo un nuevo conjunto de códigos de recuperación",
 }
 
 
@@ -313,7 +314,7 @@ def test_recovery_codes_generated_gives_the_count_and_says_old_codes_stopped_wor
     stopped = {
         "en": "Every recovery code you had before has stopped working.",
         "fr": "Tous vos anciens codes de récupération ont cessé de fonctionner.",
-        "es": "Todos tus códigos de recuperación anteriores han dejado de funcionar.",
+        "es": "Todos sus códigos de recuperación anteriores han dejado de funcionar.",
     }[locale]
 
     assert "10" in mail.text
@@ -374,7 +375,7 @@ def test_time_filters_convert_to_utc_and_refuse_naive_datetimes() -> None:
 ACCOUNT_LOCKED_WORDS = {
     "en": ("locked", "27 November 2025, 22:15 UTC", "password", "Change your password"),
     "fr": ("bloquée", "27 novembre 2025 à 22:15 UTC", "mot de passe", "Changez votre mot de passe"),
-    "es": ("bloqueada", "27 de noviembre de 2025, 22:15 UTC", "contraseña", "Cambia tu contraseña"),
+    "es": ("bloqueada", "27 de noviembre de 2025, 22:15 UTC", "contraseña", "Cambie su contraseña"),
 }
 
 

@@ -363,8 +363,8 @@ async def test_a_notice_job_carries_no_address_the_worker_reads_the_accounts_whe
     assert [mail["To"] for mail in sender.sent] == ["u1@example.com", "new@example.com"]
     subjects = [str(mail["Subject"]) for mail in sender.sent]
     assert subjects == [
-        "La validation en deux étapes est activée sur votre compte twostep",
-        "Se ha configurado una aplicación de autenticación en tu cuenta de twostep",
+        "La vérification en deux étapes est activée sur votre compte twostep",
+        "Se ha configurado una aplicación de autenticación en su cuenta de twostep",
     ]
 
 
