@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from api.mailqueue import MailQueue
 from api.metrics import Metrics
 from api.schemas import Client
-from api.useragent import browser_label
 from shared.crypto import Sealer
 from shared.jobs import CodeJob, NoticeJob, code_seal_context
 from shared.requestctx import request_id
+from shared.useragent import browser_label
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,7 +298,11 @@ class RecoveryCodes(BaseModel):
 
 
 class TrustedBrowserGrant(BaseModel):
-    token: str = Field(description="Shown once. Send it back on the next login from this browser.")
+    token: str = Field(
+        description="Shown once. Send it back on the next login from this browser. It starts "
+        "with its `browser_id` and a dot (`<browser_id>.<secret>`), so a portal holding it "
+        "can tell which item of the trusted-browser list is the current browser."
+    )
     browser_id: str
     expires_at: str
 
@@ -311,7 +315,19 @@ class Verified(BaseModel):
 
 class TrustedBrowserView(BaseModel):
     browser_id: str
-    label: str
+    label: str = Field(
+        description='In English, as twostep names the browser: "Firefox on Linux", "Firefox", '
+        '"Browser on Linux" or "Unknown browser". To show it in another language, phrase '
+        "`browser` and `system` instead."
+    )
+    browser: str | None = Field(
+        description='The browser\'s product name read from the User-Agent ("Safari", "Firefox", '
+        '"Samsung Internet"), never translated; null when not recognised.'
+    )
+    system: str | None = Field(
+        description='The operating system\'s product name read from the User-Agent ("macOS", '
+        '"Windows", "Android"), never translated; null when not recognised.'
+    )
     ip: str | None
     created_at: str
     last_used_at: str

@@ -42,6 +42,7 @@ from shared.keys import AccountKeys, tag_of_challenge
 from shared.settings import Settings
 from shared.store import KEEP, AuditEvent, Store, browser_record
 from shared.times import rfc3339
+from shared.useragent import UNKNOWN_BROWSER, LabelParts, split_label
 from shared.webhooks import event_details
 
 
@@ -310,7 +311,7 @@ class TwoStep:
             details = {"remaining": recovery_left}
             await self.outbox.notice(NOTICE_RECOVERY_CODE_USED, account_id, now, seen, details)
         if grant is not None and email:
-            details = {"label": seen.label or "Unknown browser", "expires_at": grant.expires_at}
+            details = {"label": seen.label or UNKNOWN_BROWSER, "expires_at": grant.expires_at}
             await self.outbox.notice(NOTICE_TRUSTED_BROWSER_ADDED, account_id, now, seen, details)
         return Verified(account_id=account_id, trusted_browser=grant)
 
@@ -319,17 +320,24 @@ class TwoStep:
     async def list_browsers(self, account_id: str) -> list[TrustedBrowserView]:
         await self.get_account(account_id)
         browsers = await self.store.list_browsers(account_id, self.clock())
-        return [
-            TrustedBrowserView(
-                browser_id=browser.browser_id,
-                label=browser.label or "Unknown browser",
-                ip=browser.ip or None,
-                created_at=rfc3339(browser.created_at),
-                last_used_at=rfc3339(browser.last_used_at),
-                expires_at=rfc3339(browser.expires_at),
+        views = []
+        for browser in browsers:
+            label = browser.label or UNKNOWN_BROWSER
+            # A label this service did not make names nothing it can vouch for.
+            parts = split_label(label) or LabelParts(None, None)
+            views.append(
+                TrustedBrowserView(
+                    browser_id=browser.browser_id,
+                    label=label,
+                    browser=parts.browser,
+                    system=parts.system,
+                    ip=browser.ip or None,
+                    created_at=rfc3339(browser.created_at),
+                    last_used_at=rfc3339(browser.last_used_at),
+                    expires_at=rfc3339(browser.expires_at),
+                )
             )
-            for browser in browsers
-        ]
+        return views
 
     async def revoke_browser(self, account_id: str, browser_id: str) -> None:
         await self.get_account(account_id)

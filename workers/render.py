@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
 from shared.settings import DEFAULT_PRODUCT_NAME
+from shared.useragent import split_label
 
 SUPPORTED_LOCALES = ("en", "fr", "es")
 DEFAULT_LOCALE = "en"
@@ -94,6 +96,38 @@ def _local_datetime(context: jinja2.runtime.Context, value: datetime | str) -> s
     return local_datetime(value, context.get("locale", DEFAULT_LOCALE), context.get("time_zone"))
 
 
+class _BrowserWords(NamedTuple):
+    on_system: str  # a browser on a system, both product names
+    a_browser: str  # stands for the browser when only the system is known
+    unknown: str  # neither is known
+
+
+# A browser's label in each language; product names ("Safari", "macOS") are not translated.
+# English is not here: shared/useragent.py makes the label in English, so it shows as made.
+_BROWSER_WORDS = {
+    "fr": _BrowserWords("{browser} sur {system}", "Navigateur", "Navigateur inconnu"),
+    "es": _BrowserWords("{browser} en {system}", "Navegador", "Navegador desconocido"),
+}
+
+
+def local_browser(label: str | None, locale: str) -> str | None:
+    """``Safari sur macOS`` for the label ``Safari on macOS`` in French. A label
+    shared/useragent.py did not make is shown as it is; None (no label) stays None."""
+    words = _BROWSER_WORDS.get(locale)
+    parts = split_label(label) if label is not None and words is not None else None
+    if words is None or parts is None:
+        return label
+    browser, system = parts
+    if system is None:
+        return browser or words.unknown
+    return words.on_system.format(browser=browser or words.a_browser, system=system)
+
+
+@jinja2.pass_context
+def _local_browser(context: jinja2.runtime.Context, label: str | None) -> str | None:
+    return local_browser(label, context.get("locale", DEFAULT_LOCALE))
+
+
 def utc_time(value: datetime | str) -> str:
     """``22:15 UTC``: built by hand so the output never depends on the process locale."""
     return f"{_as_utc(value):%H:%M} UTC"
@@ -130,6 +164,7 @@ class Renderer:
         self._env.filters["utc_datetime"] = utc_datetime
         # The account's zone and language come with each email's context.
         self._env.filters["local_datetime"] = _local_datetime
+        self._env.filters["local_browser"] = _local_browser
         self._env.globals["product_name"] = product_name
 
     def render(self, kind: str, locale: str, context: Mapping[str, object]) -> RenderedEmail:

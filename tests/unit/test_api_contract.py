@@ -1105,7 +1105,7 @@ class TestTrustedBrowsers:
         assert item["last_used_at"] == at(3600)
         assert item["expires_at"] == at(30 * DAY)
 
-    async def test_list_shows_label_and_ip_of_the_browser(
+    async def test_list_shows_label_product_names_and_ip_of_the_browser(
         self, api: httpx.AsyncClient, mail: RecordingMailQueue, account: str
     ) -> None:
         grant = await trust_browser(api, mail)
@@ -1113,6 +1113,8 @@ class TestTrustedBrowsers:
             {
                 "browser_id": grant["browser_id"],
                 "label": "Firefox on Linux",
+                "browser": "Firefox",
+                "system": "Linux",
                 "ip": "203.0.113.9",
                 "created_at": at(0),
                 "last_used_at": at(0),

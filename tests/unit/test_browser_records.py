@@ -1,6 +1,7 @@
-"""Trusted-browser records: user data cannot split them, and the records an earlier version
+"""Trusted-browser records: user data cannot split them, the records an earlier version
 wrote ("digest|created|last_used|ip|label") are still read, and still trusted, after an
-upgrade. On fakeredis, a real redis-server and a Redis Cluster (their Lua differs)."""
+upgrade, and the list names each one's browser and system. On fakeredis, a real redis-server
+and a Redis Cluster (their Lua differs)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,58 @@ async def test_a_remembered_browser_is_listed_with_its_ip_and_label(
     assert verified.status_code == 200, verified.text
     [listed] = (await api.get("/v1/accounts/u-1/trusted-browsers")).json()["items"]
     assert (listed["label"], listed["ip"]) == ("Firefox on Linux", "203.0.113.9")
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "label", "browser", "system"),
+    [
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+            "Safari on macOS",
+            "Safari",
+            "macOS",
+        ),
+        ("Mozilla/5.0 (X11; Linux x86_64)", "Browser on Linux", None, "Linux"),
+        ("curl/8.5.0", "curl", "curl", None),
+        ("something odd", "Unknown browser", None, None),
+        (None, "Unknown browser", None, None),
+    ],
+)
+async def test_a_listed_browser_names_its_browser_and_system_for_the_portal_to_phrase(
+    api: httpx.AsyncClient,
+    mail: RecordingMailQueue,
+    user_agent: str | None,
+    label: str,
+    browser: str | None,
+    system: str | None,
+) -> None:
+    await _account(api)
+    client = {"user_agent": user_agent} if user_agent is not None else {}
+    login = await api.post("/v1/logins", json={"account_id": "u-1", "client": client})
+    verified = await api.post(
+        f"/v1/challenges/{login.json()['challenge_id']}/verify",
+        json={"code": code_of(mail.codes[-1]), "remember_browser": True, "client": client},
+    )
+    grant = verified.json()["trusted_browser"]
+    [listed] = (await api.get("/v1/accounts/u-1/trusted-browsers")).json()["items"]
+
+    assert (listed["label"], listed["browser"], listed["system"]) == (label, browser, system)
+    # The portal tells the current browser by the id its token starts with.
+    assert grant["token"].startswith(f"{listed['browser_id']}.")
+
+
+async def test_a_label_twostep_did_not_make_names_no_browser_or_system(
+    api: httpx.AsyncClient, state_redis: redis.asyncio.Redis
+) -> None:
+    await _account(api)
+    record = browser_record("{digest}", START, "203.0.113.9", "Netscape on BeOS")
+    await _store_record(
+        state_redis,
+        record.replace("{", "{{").replace("}", "}}").replace("{{digest}}", "{digest}"),
+        START + DAY,
+    )
+    [listed] = (await api.get("/v1/accounts/u-1/trusted-browsers")).json()["items"]
+
+    assert listed["label"] == "Netscape on BeOS"
+    assert (listed["browser"], listed["system"]) == (None, None)

@@ -1,4 +1,4 @@
-"""Codes, tokens, ids, sealing and browser labels."""
+"""Codes, tokens, ids, sealing, and browser labels made and split."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import re
 
 import pytest
 
-from api.useragent import browser_label
 from shared import codes
 from shared.crypto import Sealer, SealError, derive_key
 from shared.keys import AccountKeys, account_tag, challenge_key, tag_of_challenge
+from shared.useragent import (
+    BROWSER_NAMES,
+    SYSTEM_NAMES,
+    UNKNOWN_BROWSER,
+    LabelParts,
+    browser_label,
+    split_label,
+)
 
 
 def test_codes_are_six_ascii_digits_and_vary() -> None:
@@ -170,3 +177,52 @@ def test_sealed_values_open_only_with_their_key_and_context() -> None:
 )
 def test_browser_labels_name_browser_and_system(agent: str | None, label: str) -> None:
     assert browser_label(agent) == label
+
+
+@pytest.mark.parametrize("browser", [*BROWSER_NAMES, None])
+@pytest.mark.parametrize("system", [*SYSTEM_NAMES, None])
+def test_a_label_splits_back_into_the_browser_and_system_it_was_made_from(
+    browser: str | None, system: str | None
+) -> None:
+    # The User-Agent parts each name matches, put together, give the label to split.
+    agents = {
+        "Edge": "Edg/131.0", "Opera": "OPR/114.0", "Samsung Internet": "SamsungBrowser/26.0",
+        "Vivaldi": "Vivaldi/7.0", "Firefox": "Firefox/133.0", "Chrome": "Chrome/131.0",
+        "Safari": "Version/18.1 Safari/605.1.15", "curl": "curl/8.5.0",
+        "iOS": "(iPhone; CPU iPhone OS 18_1)", "Android": "(Linux; Android 14)",
+        "ChromeOS": "(X11; CrOS x86_64)", "Windows": "(Windows NT 10.0)",
+        "macOS": "(Macintosh; Intel Mac OS X 14_7)", "Linux": "(X11; Linux x86_64)",
+        None: "",
+    }  # fmt: skip
+    # curl only counts at the start of the header, the other browsers anywhere after it.
+    agent = f"{agents[browser]} {agents[system]}".strip() or "something odd"
+    label = browser_label(agent)
+
+    assert split_label(label) == LabelParts(browser, system)
+
+
+def test_a_label_splits_into_product_names_none_when_unknown() -> None:
+    assert split_label("Safari on macOS") == ("Safari", "macOS")
+    assert split_label("Samsung Internet on Android") == ("Samsung Internet", "Android")
+    assert split_label("Firefox") == ("Firefox", None)
+    assert split_label("Browser on Linux") == (None, "Linux")
+    assert split_label(UNKNOWN_BROWSER) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "",
+        "Netscape on BeOS",  # not a browser or system the module knows
+        "Firefox on BeOS",
+        "Netscape on Linux",
+        "firefox on linux",  # the module spells names one way
+        "Firefox on Linux ",
+        "Firefox sur Linux",  # already put into another language
+        "Browser",
+        "Firefox on Linux on Windows",
+        '<script>alert("x")</script>',
+    ],
+)
+def test_a_label_the_module_did_not_make_does_not_split(label: str) -> None:
+    assert split_label(label) is None

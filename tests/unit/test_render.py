@@ -207,8 +207,46 @@ def test_trusted_browser_notice_without_expiry_still_renders(renderer: Renderer)
     context = context_for("trusted_browser_added", details={"label": "Edge on Windows"})
     mail = renderer.render("trusted_browser_added", "es", context)
 
-    assert "Edge on Windows" in mail.text
+    assert "Edge en Windows" in mail.text
     assert "hasta el" not in mail.text
+
+
+@pytest.mark.parametrize(
+    ("locale", "safari", "linux", "unknown"),
+    [
+        ("en", "Safari on macOS", "Browser on Linux", "Unknown browser"),
+        ("fr", "Safari sur macOS", "Navigateur sur Linux", "Navigateur inconnu"),
+        ("es", "Safari en macOS", "Navegador en Linux", "Navegador desconocido"),
+    ],
+)
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_browser_is_named_in_the_readers_language(
+    renderer: Renderer, kind: str, locale: str, safari: str, linux: str, unknown: str
+) -> None:
+    for label, shown in (
+        ("Safari on macOS", safari),
+        ("Browser on Linux", linux),
+        ("Unknown browser", unknown),
+        ("Firefox", "Firefox"),
+    ):
+        overrides: dict[str, object] = {"client_label": label}
+        if kind == "trusted_browser_added":
+            overrides["details"] = {"label": label}
+        mail = renderer.render(kind, locale, context_for(kind, **overrides))
+
+        assert shown in mail.text
+        assert f"<strong>{shown}</strong>" in mail.html
+        if locale != "en":
+            assert label not in mail.text.replace(shown, "")
+
+
+@pytest.mark.parametrize("locale", SUPPORTED_LOCALES)
+def test_a_label_twostep_did_not_make_is_shown_as_it_is(renderer: Renderer, locale: str) -> None:
+    label = "Netscape on BeOS"
+    mail = renderer.render("code", locale, context_for("code", client_label=label))
+
+    assert label in mail.text
+    assert f"<strong>{label}</strong>" in mail.html
 
 
 def test_every_notice_kind_the_api_can_publish_has_templates() -> None:
