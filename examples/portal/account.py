@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from markupsafe import Markup
+from pydantic import ValidationError
 
 from examples.portal import session
 from examples.portal.context import (
@@ -23,15 +24,18 @@ from examples.portal.context import (
     when,
 )
 from examples.portal.locales import Translator
+from examples.portal.login import TRUSTED_COOKIE
 from examples.portal.settings import User
 from examples.portal.twostep import Account, Problem, TotpEnrolment
 
 router = APIRouter(dependencies=[Language])
 
 SECURITY = "/settings/security"
-# Set while an authenticator enrolment waits for its first code. Only a flag: the secret is
-# shown once, in the response to the set-up, and never stored by the portal.
+# An authenticator set-up waiting for its first code: its key and QR code stay on the page
+# (after a wrong code too) until it is confirmed, started again, or twostep lets it expire
+# (15 minutes). Kept in the server-side session, never in a cookie.
 _TOTP_PENDING = "totp_pending"
+_TOTP_HOLD_SECONDS = 15 * 60
 RECOVERY = f"{SECURITY}/recovery-codes"
 _RECOVERY_CODES = "recovery_codes"
 _HOLD_SECONDS = 10 * 60
@@ -40,6 +44,11 @@ _BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def _see(location: str = SECURITY) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
+
+
+def confirm_url(action: str) -> str:
+    """The page that asks before ``action`` (examples/portal/confirm.py)."""
+    return f"{SECURITY}/confirm/{action}"
 
 
 @router.get("/")
@@ -63,30 +72,42 @@ async def _account(portal: Portal, user: User) -> Account:
         return await portal.twostep.put_account(user.account_id, user.email, locale)
 
 
-async def _security_page(
-    request: Request,
-    portal: Portal,
-    user: User,
-    *,
-    enrolment: TotpEnrolment | None = None,
-    status_code: int = 200,
-) -> Response:
+def _held_enrolment(request: Request, portal: Portal) -> TotpEnrolment | None:
+    held = request.session.get(_TOTP_PENDING)
+    if not isinstance(held, dict) or not held.get("until", 0) > portal.clock():
+        request.session.pop(_TOTP_PENDING, None)
+        return None
+    try:
+        return TotpEnrolment.model_validate(held.get("enrolment"))
+    except ValidationError:
+        request.session.pop(_TOTP_PENDING, None)
+        return None
+
+
+def _this_browser(request: Request) -> str | None:
+    """The trusted browser this request comes from: its token starts with its id and a dot."""
+    token = request.cookies.get(TRUSTED_COOKIE) or ""
+    browser_id, dot, _secret = token.partition(".")
+    return browser_id if dot else None
+
+
+async def _security_page(request: Request, portal: Portal, user: User) -> Response:
     account = await _account(portal, user)
     browsers = await portal.twostep.trusted_browsers(user.account_id)
     if account.totp_enabled:
         request.session.pop(_TOTP_PENDING, None)
+    enrolment = _held_enrolment(request, portal)
     return render(
         request,
         "security.html",
-        status_code=status_code,
         user=user,
         account=account,
         browsers=browsers,
+        this_browser=_this_browser(request),
         when=when,
         enrolment=enrolment,
         # Our own API drew the QR code: it is trusted markup, shown inline.
         qr_svg=Markup(enrolment.qr_svg) if enrolment else None,  # noqa: S704
-        totp_pending=bool(request.session.get(_TOTP_PENDING)),
     )
 
 
@@ -114,17 +135,30 @@ async def apply_two_step(
     if wanted == before.two_step_enabled:
         session.flash(request, "unchanged")
         return _see()
-    await portal.twostep.set_two_step(user.account_id, wanted, client_of(request))
+    if not wanted:
+        # Off weakens the account: its own page asks first, and for the password.
+        return _see(confirm_url("two-step-off"))
+    await portal.twostep.set_two_step(user.account_id, True, client_of(request))
     await session.end_other_sessions(request, portal.store, user.account_id)
-    session.flash(request, "now_on" if wanted else "now_off")
+    session.flash(request, "now_on")
+    return _see()
+
+
+async def two_step_off(request: Request, portal: Portal, user: User) -> Response:
+    await portal.twostep.set_two_step(user.account_id, False, client_of(request))
+    await session.end_other_sessions(request, portal.store, user.account_id)
+    session.flash(request, "now_off")
     return _see()
 
 
 @router.post(f"{SECURITY}/totp", dependencies=[Csrf])
 async def totp_start(request: Request, portal: PortalDep, user: SignedIn) -> Response:
     enrolment = await portal.twostep.start_totp(user.account_id)
-    request.session[_TOTP_PENDING] = True
-    return await _security_page(request, portal, user, enrolment=enrolment)
+    request.session[_TOTP_PENDING] = {
+        "enrolment": enrolment.model_dump(),
+        "until": portal.clock() + _TOTP_HOLD_SECONDS,
+    }
+    return _see()
 
 
 @router.post(f"{SECURITY}/totp/confirm", dependencies=[Csrf])
@@ -137,7 +171,8 @@ async def totp_confirm(
     try:
         await portal.twostep.confirm_totp(user.account_id, code[:64], client_of(request))
     except Problem as exc:
-        if exc.code in ("invalid_code", "validation_error"):
+        if exc.code in ("invalid_code", "validation_error", "code_already_used"):
+            # The key and QR code stay on the page: the user tries the next code.
             session.flash(request, "totp_wrong", "error")
         elif exc.code == "totp_enrolment_not_found":
             request.session.pop(_TOTP_PENDING, None)
@@ -151,8 +186,7 @@ async def totp_confirm(
     return _see()
 
 
-@router.post(f"{SECURITY}/totp/remove", dependencies=[Csrf])
-async def totp_remove(request: Request, portal: PortalDep, user: SignedIn) -> Response:
+async def remove_app(request: Request, portal: Portal, user: User) -> Response:
     await portal.twostep.remove_totp(user.account_id)
     await session.end_other_sessions(request, portal.store, user.account_id)
     request.session.pop(_TOTP_PENDING, None)
@@ -160,8 +194,7 @@ async def totp_remove(request: Request, portal: PortalDep, user: SignedIn) -> Re
     return _see()
 
 
-@router.post(f"{SECURITY}/browsers/revoke-all", dependencies=[Csrf])
-async def revoke_all(request: Request, portal: PortalDep, user: SignedIn) -> Response:
+async def revoke_all(request: Request, portal: Portal, user: User) -> Response:
     await portal.twostep.revoke_all_browsers(user.account_id)
     session.flash(request, "revoked_all")
     return _see()
@@ -182,8 +215,7 @@ async def revoke(request: Request, portal: PortalDep, user: SignedIn, browser_id
     return _see()
 
 
-@router.post(RECOVERY, dependencies=[Csrf])
-async def recovery_new(request: Request, portal: PortalDep, user: SignedIn) -> Response:
+async def new_recovery_codes(request: Request, portal: Portal, user: User) -> Response:
     codes = await portal.twostep.new_recovery_codes(user.account_id, client_of(request))
     await session.end_other_sessions(request, portal.store, user.account_id)
     # Post, redirect, get: a refresh shows this set again and never makes another. The set

@@ -26,7 +26,7 @@ EN: dict[str, str] = {
     "code": "Code",
     "recovery_code": "Recovery code",
     "remember_browser": "Don't ask again on this browser",
-    "login": "Login",
+    "login": "Sign in",
     "no_email": "Didn't get the email?",
     "resend": "Send a new code",
     "resend_wait": "You can ask for a new one in {seconds} s.",
@@ -34,6 +34,10 @@ EN: dict[str, str] = {
     "use_recovery": "Use a recovery code",
     "use_email": "Use the code we emailed",
     "email_instead": "Email me a code instead",
+    "email_refused": (
+        "We cannot email you a code for now (try again in {minutes} min). "
+        "Use your authenticator app or a recovery code."
+    ),
     "wrong_code": "Wrong code. {n} tries left.",
     "wrong_code_one": "Wrong code. {n} try left.",
     "code_used": "This code was already used. Wait for the next one. {n} tries left.",
@@ -45,7 +49,7 @@ EN: dict[str, str] = {
     "code_missing": "Enter the code.",
     "code_format": "A code has 6 digits. Check it and try again.",
     "recovery_format": "That is not a recovery code. Check it and try again.",
-    "resent": "We sent a new code to {address}. The previous one no longer works.",
+    "resent": "New code sent. The previous one no longer works.",
     "resend_too_soon": "Wait {seconds} s before asking for a new code.",
     "method_unavailable": "This way of verifying is not set up for your account.",
     # home
@@ -70,7 +74,6 @@ EN: dict[str, str] = {
     "totp_restart": "Start again",
     "totp_scan": "Scan this QR code with your app, or type the key. Then enter the code it shows.",
     "totp_secret": "Key",
-    "totp_pending": "Finish the set-up: enter the code your app shows.",
     "totp_confirm": "Confirm",
     "totp_remove": "Remove",
     "totp_confirmed": "Your authenticator app is set up.",
@@ -112,6 +115,49 @@ EN: dict[str, str] = {
     "csrf_body": "This form is out of date. Go back, reload the page and try again.",
     "not_found_title": "Page not found",
     "not_found_body": "There is nothing at this address.",
+    # confirmations and re-authentication; the trusted browsers' table
+    "confirm_off_title": "Turn off two-step verification?",
+    "confirm_off_body": (
+        "Signing in will ask only for your password, and every browser you trusted is "
+        "forgotten. Anyone who learns your password can then get in."
+    ),
+    "confirm_off_button": "Turn off",
+    "confirm_remove_app_title": "Remove the authenticator app?",
+    "confirm_remove_app_body": (
+        "Codes from the app stop working at once. Signing in will email you a code instead."
+    ),
+    "confirm_remove_app_button": "Remove the app",
+    "confirm_recovery_title": "Make a new set of recovery codes?",
+    "confirm_recovery_body": (
+        "You get ten new codes, shown once. Any recovery codes you have now stop working."
+    ),
+    "confirm_recovery_button": "Make a new set",
+    "confirm_revoke_all_title": "Revoke every trusted browser?",
+    "confirm_revoke_all_body": (
+        "Every browser, this one included, will ask for a code at its next sign-in."
+    ),
+    "confirm_revoke_all_button": "Revoke all",
+    "reauth_password": "To continue, enter your password again",
+    "wrong_password": "Wrong password.",
+    "expires": "Expires",
+    "this_browser": "This browser",
+    "browser_on_system": "{browser} on {system}",
+    "unknown_browser": "Unknown browser",
+    "a_browser": "Browser",
+    "recovery_none": "You have no recovery codes.",
+    "recovery_first": "Make recovery codes",
+    # the password page
+    "password_title": "Change your password",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "new_password_again": "New password, again",
+    "password_hint": "At least {n} characters. A few unrelated words make a strong one.",
+    "password_save": "Change password",
+    "password_changed": "Your password was changed. Every other session was signed out.",
+    "password_length": "The new password needs at least {n} characters.",
+    "password_mismatch": "The two new passwords differ.",
+    "password_too_long": "The new password can have at most {n} characters.",
+    "password_same": "The new password is the one you have now.",
 }
 
 FR: dict[str, str] = {
@@ -143,7 +189,7 @@ FR: dict[str, str] = {
     "code": "Code",
     "recovery_code": "Code de récupération",
     "remember_browser": "Ne plus demander sur ce navigateur",
-    "login": "Valider",
+    "login": "Se connecter",
     "no_email": "Vous n'avez pas reçu l'e-mail ?",
     "resend": "Envoyer un nouveau code",
     "resend_wait": "Vous pourrez en demander un nouveau dans {seconds} s.",
@@ -151,22 +197,28 @@ FR: dict[str, str] = {
     "use_recovery": "Utiliser un code de récupération",
     "use_email": "Utiliser le code reçu par e-mail",
     "email_instead": "M'envoyer plutôt un code par e-mail",
+    "email_refused": (
+        "Nous ne pouvons pas vous envoyer de code par e-mail pour le moment (réessayez dans "
+        "{minutes} min). Utilisez votre application d'authentification ou un code de "
+        "récupération."
+    ),
     "wrong_code": "Code incorrect. Il vous reste {n} essais.",
     "wrong_code_one": "Code incorrect. Il vous reste {n} essai.",
     "code_used": "Ce code a déjà été utilisé. Attendez le suivant. Il vous reste {n} essais.",
     "code_used_one": "Ce code a déjà été utilisé. Attendez le suivant. Il vous reste {n} essai.",
     "recovery_used": (
-        "Ce code de secours a déjà été utilisé. Utilisez-en un autre. Il vous reste {n} essais."
+        "Ce code de récupération a déjà été utilisé. Utilisez-en un autre. "
+        "Il vous reste {n} essais."
     ),
     "recovery_used_one": (
-        "Ce code de secours a déjà été utilisé. Utilisez-en un autre. Il vous reste {n} essai."
+        "Ce code de récupération a déjà été utilisé. Utilisez-en un autre. Il vous reste {n} essai."
     ),
     "too_many_attempts": "Trop de codes incorrects. Reconnectez-vous.",
     "code_expired": "Ce code a expiré. Reconnectez-vous.",
     "code_missing": "Saisissez le code.",
     "code_format": "Un code comporte 6 chiffres. Vérifiez-le et réessayez.",
     "recovery_format": "Ce n'est pas un code de récupération. Vérifiez-le et réessayez.",
-    "resent": "Nous avons envoyé un nouveau code à {address}. L'ancien ne fonctionne plus.",
+    "resent": "Nouveau code envoyé. L'ancien ne fonctionne plus.",
     "resend_too_soon": "Patientez {seconds} s avant de demander un nouveau code.",
     "method_unavailable": "Cette méthode de vérification n'est pas configurée pour votre compte.",
     "home_title": "Bienvenue",
@@ -199,7 +251,6 @@ FR: dict[str, str] = {
         "Entrez ensuite le code qu'elle affiche."
     ),
     "totp_secret": "Clé",
-    "totp_pending": "Terminez la configuration : saisissez le code affiché par votre application.",
     "totp_confirm": "Confirmer",
     "totp_remove": "Supprimer",
     "totp_confirmed": "Votre application d'authentification est configurée.",
@@ -245,6 +296,55 @@ FR: dict[str, str] = {
     "réessayez.",
     "not_found_title": "Page introuvable",
     "not_found_body": "Il n'y a rien à cette adresse.",
+    # confirmations and re-authentication; the trusted browsers' table
+    "confirm_off_title": "Désactiver la vérification en deux étapes ?",
+    "confirm_off_body": (
+        "La connexion ne demandera plus que votre mot de passe, et les navigateurs de "
+        "confiance seront oubliés. Quiconque connaît votre mot de passe pourra alors entrer."
+    ),
+    "confirm_off_button": "Désactiver",
+    "confirm_remove_app_title": "Supprimer l'application d'authentification ?",
+    "confirm_remove_app_body": (
+        "Les codes de l'application cessent aussitôt de fonctionner. À la connexion, vous "
+        "recevrez un code par e-mail."
+    ),
+    "confirm_remove_app_button": "Supprimer l'application",
+    "confirm_recovery_title": "Générer de nouveaux codes de récupération ?",
+    "confirm_recovery_body": (
+        "Vous recevez dix nouveaux codes, affichés une seule fois. Vos codes de récupération "
+        "actuels cessent de fonctionner."
+    ),
+    "confirm_recovery_button": "Générer de nouveaux codes",
+    "confirm_revoke_all_title": "Révoquer tous les navigateurs de confiance ?",
+    "confirm_revoke_all_body": (
+        "Chaque navigateur, celui-ci compris, demandera un code à sa prochaine connexion."
+    ),
+    "confirm_revoke_all_button": "Tout révoquer",
+    "reauth_password": "Pour continuer, saisissez de nouveau votre mot de passe",
+    "wrong_password": "Mot de passe incorrect.",
+    "expires": "Expire le",
+    "this_browser": "Ce navigateur",
+    "browser_on_system": "{browser} sur {system}",
+    "unknown_browser": "Navigateur inconnu",
+    "a_browser": "Navigateur",
+    "recovery_none": "Vous n'avez aucun code de récupération.",
+    "recovery_first": "Générer des codes de récupération",
+    # the password page
+    "password_title": "Changer de mot de passe",
+    "current_password": "Mot de passe actuel",
+    "new_password": "Nouveau mot de passe",
+    "new_password_again": "Nouveau mot de passe, à nouveau",
+    "password_hint": (
+        "Au moins {n} caractères. Quelques mots sans rapport entre eux font un mot de passe solide."
+    ),
+    "password_save": "Changer le mot de passe",
+    "password_changed": (
+        "Votre mot de passe a été changé. Toutes les autres sessions ont été fermées."
+    ),
+    "password_length": "Le nouveau mot de passe doit contenir au moins {n} caractères.",
+    "password_mismatch": "Les deux nouveaux mots de passe diffèrent.",
+    "password_too_long": "Le nouveau mot de passe peut contenir au plus {n} caractères.",
+    "password_same": "Le nouveau mot de passe est celui que vous avez déjà.",
 }
 
 ES: dict[str, str] = {
@@ -268,7 +368,7 @@ ES: dict[str, str] = {
     "code": "Código",
     "recovery_code": "Código de recuperación",
     "remember_browser": "No volver a preguntar en este navegador",
-    "login": "Entrar",
+    "login": "Iniciar sesión",
     "no_email": "¿No recibió el correo?",
     "resend": "Enviar un código nuevo",
     "resend_wait": "Podrá pedir otro dentro de {seconds} s.",
@@ -276,6 +376,10 @@ ES: dict[str, str] = {
     "use_recovery": "Usar un código de recuperación",
     "use_email": "Usar el código que le enviamos por correo",
     "email_instead": "Enviarme un código por correo",
+    "email_refused": (
+        "Ahora no podemos enviarle un código por correo (vuelva a intentarlo en {minutes} "
+        "min). Use su aplicación de autenticación o un código de recuperación."
+    ),
     "wrong_code": "Código incorrecto. Le quedan {n} intentos.",
     "wrong_code_one": "Código incorrecto. Le queda {n} intento.",
     "code_used": "Este código ya se ha usado. Espere al siguiente. Le quedan {n} intentos.",
@@ -291,7 +395,7 @@ ES: dict[str, str] = {
     "code_missing": "Introduzca el código.",
     "code_format": "Un código tiene 6 dígitos. Revíselo e inténtelo de nuevo.",
     "recovery_format": "Eso no es un código de recuperación. Revíselo e inténtelo de nuevo.",
-    "resent": "Enviamos un código nuevo a {address}. El anterior ya no funciona.",
+    "resent": "Código nuevo enviado. El anterior ya no funciona.",
     "resend_too_soon": "Espere {seconds} s antes de pedir un código nuevo.",
     "method_unavailable": "Este método de verificación no está configurado en su cuenta.",
     "home_title": "Inicio",
@@ -322,7 +426,6 @@ ES: dict[str, str] = {
         "Después introduzca el código que muestre."
     ),
     "totp_secret": "Clave",
-    "totp_pending": "Termine la configuración: introduzca el código que muestra su aplicación.",
     "totp_confirm": "Confirmar",
     "totp_remove": "Quitar",
     "totp_confirmed": "Su aplicación de autenticación está configurada.",
@@ -374,6 +477,54 @@ ES: dict[str, str] = {
     "inténtelo de nuevo.",
     "not_found_title": "Página no encontrada",
     "not_found_body": "No hay nada en esta dirección.",
+    # confirmations and re-authentication; the trusted browsers' table
+    "confirm_off_title": "¿Desactivar la verificación en dos pasos?",
+    "confirm_off_body": (
+        "Para iniciar sesión solo se pedirá su contraseña, y se olvidarán los navegadores de "
+        "confianza. Cualquiera que conozca su contraseña podrá entrar."
+    ),
+    "confirm_off_button": "Desactivar",
+    "confirm_remove_app_title": "¿Quitar la aplicación de autenticación?",
+    "confirm_remove_app_body": (
+        "Los códigos de la aplicación dejan de funcionar al momento. Al iniciar sesión "
+        "recibirá un código por correo."
+    ),
+    "confirm_remove_app_button": "Quitar la aplicación",
+    "confirm_recovery_title": "¿Generar códigos de recuperación nuevos?",
+    "confirm_recovery_body": (
+        "Recibirá diez códigos nuevos, que se muestran una sola vez. Los códigos de "
+        "recuperación que tiene ahora dejan de funcionar."
+    ),
+    "confirm_recovery_button": "Generar códigos nuevos",
+    "confirm_revoke_all_title": "¿Revocar todos los navegadores de confianza?",
+    "confirm_revoke_all_body": (
+        "Cada navegador, también este, pedirá un código la próxima vez que inicie sesión."
+    ),
+    "confirm_revoke_all_button": "Revocar todos",
+    "reauth_password": "Para continuar, vuelva a introducir su contraseña",
+    "wrong_password": "Contraseña incorrecta.",
+    "expires": "Caduca",
+    "this_browser": "Este navegador",
+    "browser_on_system": "{browser} en {system}",
+    "unknown_browser": "Navegador desconocido",
+    "a_browser": "Navegador",
+    "recovery_none": "No tiene códigos de recuperación.",
+    "recovery_first": "Generar códigos de recuperación",
+    # the password page
+    "password_title": "Cambiar la contraseña",
+    "current_password": "Contraseña actual",
+    "new_password": "Contraseña nueva",
+    "new_password_again": "Contraseña nueva, otra vez",
+    "password_hint": (
+        "Al menos {n} caracteres. Unas cuantas palabras sin relación entre sí forman una "
+        "contraseña segura."
+    ),
+    "password_save": "Cambiar la contraseña",
+    "password_changed": "Se ha cambiado su contraseña. Se cerraron todas las demás sesiones.",
+    "password_length": "La contraseña nueva necesita al menos {n} caracteres.",
+    "password_mismatch": "Las dos contraseñas nuevas no coinciden.",
+    "password_too_long": "La contraseña nueva puede tener como máximo {n} caracteres.",
+    "password_same": "La contraseña nueva es la que ya tiene.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "fr": FR, "es": ES}

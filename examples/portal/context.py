@@ -58,6 +58,10 @@ class Portal:
         """The language the user chose last, else the one in the user list."""
         return locales.supported(await self.store.locale(user.account_id)) or user.locale
 
+    async def password_hash_of(self, user: User) -> str:
+        """The password the user set last, else the one in the user list."""
+        return await self.store.password_hash(user.account_id) or user.password_hash
+
     def seconds_until(self, rfc3339: str | None) -> int:
         """Whole seconds from now until an API time, rounded up; 0 once it has passed."""
         if not rfc3339:

@@ -22,6 +22,11 @@ def locale(account_id: str) -> str:
     return f"{PREFIX}:locale:{account_id}"
 
 
+def password(account_id: str) -> str:
+    """A password the user changed (its scrypt hash): it replaces the user list's."""
+    return f"{PREFIX}:password:{account_id}"
+
+
 # One script reads both throttle keys: a shared {hash tag} keeps them valid on Redis Cluster.
 def throttle_account(email_digest: str) -> str:
     return f"{PREFIX}:{{throttle}}:account:{email_digest}"

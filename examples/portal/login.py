@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import zoneinfo
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -27,6 +28,7 @@ from examples.portal.twostep import Login, Problem, Unavailable
 router = APIRouter(dependencies=[Language])
 
 TRUSTED_COOKIE = "twostep_tb"
+_TIME_ZONES = frozenset(zoneinfo.available_timezones())
 # Locks and expiries end the login: the user starts again from the password.
 _ENDS_LOGIN = {"too_many_attempts": "too_many_attempts", "challenge_not_found": "code_expired"}
 
@@ -59,6 +61,7 @@ async def signin(
     portal: PortalDep,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
+    time_zone: Annotated[str, Form()] = "",
 ) -> Response:
     email = email[:254]
     ip = client_of(request).ip
@@ -73,7 +76,7 @@ async def signin(
         return refused
     user = portal.settings.user_by_email(email)
     # Hash even for an unknown email (against a decoy) so timing does not tell which it was.
-    hashed = user.password_hash if user else None
+    hashed = await portal.password_hash_of(user) if user else None
     # Bound the work an anonymous request can ask of scrypt.
     right = await asyncio.to_thread(verify_password, password[:1024], hashed)
     if not right or user is None or len(password) > 1024:
@@ -92,7 +95,9 @@ async def signin(
     token = request.cookies.get(TRUSTED_COOKIE) or None
     try:
         # The portal owns the profile: putting it at each sign-in keeps twostep in step.
-        await portal.twostep.put_account(user.account_id, user.email, locale)
+        await portal.twostep.put_account(
+            user.account_id, user.email, locale, time_zone=known_time_zone(time_zone)
+        )
         login = await portal.twostep.start_login(user.account_id, token, client)
     except Problem as exc:
         if exc.code not in ("account_locked", "send_limit"):
@@ -111,6 +116,14 @@ async def signin(
     return _see("/two-step")
 
 
+def known_time_zone(name: str) -> str | None:
+    """The browser's IANA time zone (the sign-in form's script reads it), if this machine
+    knows it; twostep shows the emails' times in it."""
+    if not name or len(name) > 64 or name not in _TIME_ZONES:
+        return None
+    return name
+
+
 def _remember(request: Request, account_id: str, login: Login) -> None:
     if login.challenge_id is None:
         raise Unavailable("start_login")
@@ -122,6 +135,9 @@ def _remember(request: Request, account_id: str, login: Login) -> None:
             method=login.method or "email",
             methods=login.methods or ["email"],
             sent_to=login.sent_to,
+            email_refused_minutes=(
+                minutes(login.email_refused.retry_after) if login.email_refused else None
+            ),
         ),
     )
 

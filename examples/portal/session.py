@@ -1,8 +1,9 @@
 """What the portal keeps in its session: who, how far along, CSRF, messages, language.
 
 The session lives in the portal's Redis (``security.Sessions``); the cookie holds only its id.
-It never holds a password, a token or a TOTP secret; a new set of recovery codes stays there
-for a few minutes, until the user has saved it.
+It never holds a password or a token. Two things a user must see again after a refresh or a
+mistake wait there for a few minutes: a new set of recovery codes, until the user has saved
+it, and an authenticator set-up's key and QR code, until its first code confirms it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class PendingLogin(BaseModel):
     method: Literal["email", "totp", "recovery_code"] = "email"
     methods: list[str] = ["email"]
     sent_to: str | None = None
+    # No email could go out (the account's hourly cap): minutes until one can.
+    email_refused_minutes: int | None = None
 
 
 class Flash(BaseModel):

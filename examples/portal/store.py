@@ -1,4 +1,5 @@
-"""The portal's own Redis data: server-side sessions, and the language each account chose."""
+"""The portal's own Redis data: server-side sessions, and what each account changed itself
+(its language, its password)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,10 @@ class PortalStore:
 
     async def set_locale(self, account_id: str, locale: str) -> None:
         await self.redis.set(keys.locale(account_id), locale)
+
+    async def password_hash(self, account_id: str) -> str | None:
+        value = await self.redis.get(keys.password(account_id))
+        return value if isinstance(value, str) else None
+
+    async def set_password_hash(self, account_id: str, password_hash: str) -> None:
+        await self.redis.set(keys.password(account_id), password_hash)

@@ -56,6 +56,11 @@ class Account(BaseModel):
     trusted_browsers: int
 
 
+class EmailRefused(BaseModel):
+    code: str
+    retry_after: int
+
+
 class Login(BaseModel):
     """A ``/v1/logins`` reply: ``not_required``, or ``pending`` with the challenge fields."""
 
@@ -66,6 +71,8 @@ class Login(BaseModel):
     method: Literal["email", "totp", "recovery_code"] | None = None
     methods: list[str] = []
     sent_to: str | None = None
+    # Set when no email went out because the account's hourly cap would refuse it.
+    email_refused: EmailRefused | None = None
     expires_at: str | None = None
     resend_available_at: str | None = None
 
@@ -94,6 +101,9 @@ class Verified(BaseModel):
 class TrustedBrowser(BaseModel):
     browser_id: str
     label: str
+    # Product names ("Safari", "macOS"), null when unknown: the portal words them itself.
+    browser: str | None = None
+    system: str | None = None
     ip: str | None = None
     created_at: str
     last_used_at: str
@@ -185,8 +195,13 @@ class Twostep:
     def _client(client: Client | None) -> dict[str, Any] | None:
         return client.model_dump(exclude_none=True) if client else None
 
-    async def put_account(self, account_id: str, email: str, locale: str) -> Account:
+    async def put_account(
+        self, account_id: str, email: str, locale: str, time_zone: str | None = None
+    ) -> Account:
+        # A time zone left out keeps the one twostep has (the browser may not have said).
         body = {"email": email, "locale": locale}
+        if time_zone is not None:
+            body["time_zone"] = time_zone
         return await self._json(
             Account, "put_account", "PUT", f"/v1/accounts/{_seg(account_id)}", body
         )

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pyotp
 import pytest
+import redis as redis_client
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from examples.portal.keys import throttle_ip
 from examples.portal.passwords import hash_password
 from tests.processes import (
     API_KEY,
@@ -38,13 +40,14 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
-NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus"]
+NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus", "hal", "ivy", "jo"]
 
 
 @dataclass
 class Stack:
     portal: str
     catcher: MailCatcher
+    portal_redis_url: str
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +91,7 @@ def stack(log_dir: Path) -> Iterator[Stack]:
         logs,
     )  # fmt: skip
     wait_for_port(port, proc=portal.proc)
-    yield Stack(f"http://127.0.0.1:{port}", catcher)
+    yield Stack(f"http://127.0.0.1:{port}", catcher, redis.url(2))
     for process in (portal, api, worker):
         process.stop()
     catcher.stop()
@@ -176,6 +179,11 @@ def set_two_step(page: Page, enabled: bool) -> None:
     else:
         checkbox.uncheck()
     page.click("#apply")
+    if not enabled:  # off asks first, and for the password unless given a moment ago
+        expect(page).to_have_url(re.compile(r"/settings/security/confirm/two-step-off$"))
+        if page.locator("#password").count():
+            page.fill("#password", PASSWORD)
+        page.click("#confirm")
     expect(page.locator("#enabled")).to_be_checked(checked=enabled)
 
 
@@ -218,6 +226,7 @@ def test_code_by_email_then_trusted_browser_then_revoked(page: Page, stack: Stac
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Chrome on Linux")
     shot(page, "06-security-tab-trusted-browser")
+    expect(rows.first.locator(".this-browser")).to_be_visible()
     rows.first.locator(".revoke").click()
     expect(page.locator("[data-browser-id]")).to_have_count(0)
 
@@ -315,7 +324,7 @@ def test_the_language_chosen_is_the_language_of_the_next_email(page: Page, stack
     expect(page.locator("#resend")).to_be_enabled(timeout=10_000)
     page.click("#resend")
     code = next_code(stack.catcher, "eve@example.com", 1)
-    spanish = "Tu código de verificación de twostep"
+    spanish = "Su código de verificación de twostep"
     assert subjects_mailed(stack.catcher, "eve@example.com")[-1] == spanish
     enter_code(page, code)
     expect(page.locator("#whoami")).to_be_visible()
@@ -325,7 +334,10 @@ def test_the_language_chosen_is_the_language_of_the_next_email(page: Page, stack
 def test_refreshing_the_recovery_codes_page_keeps_the_set(page: Page, stack: Stack) -> None:
     sign_in(page, "fay")
     page.goto("/settings/security")
+    expect(page.locator("#recovery-remaining")).to_have_text("You have no recovery codes.")
     page.click("#recovery-new")
+    page.fill("#password", PASSWORD)
+    page.click("#confirm")
     expect(page).to_have_url(re.compile(r"/settings/security/recovery-codes$"))
     codes = page.locator(".recovery-code").all_inner_texts()
     assert len(codes) == 10
@@ -370,13 +382,134 @@ def test_a_cookie_copied_before_sign_out_is_refused(
         thief.close()
 
 
+CONFIRM_TEXT = {
+    "en": ("Turn off two-step verification?", "Wrong password."),
+    "fr": ("Désactiver la vérification en deux étapes ?", "Mot de passe incorrect."),
+    "es": ("¿Desactivar la verificación en dos pasos?", "Contraseña incorrecta."),
+}
+
+
+def test_what_cannot_be_undone_asks_first_and_for_the_password(page: Page, stack: Stack) -> None:
+    sign_in(page, "hal")
+    set_two_step(page, True)
+    page.goto("/settings/security")
+    warning = page.locator("#apply-warning")
+    expect(warning).to_be_hidden()
+    page.locator("#enabled").uncheck()
+    expect(warning).to_be_visible()  # only once the box differs from what is saved
+    shot(page, "16-apply-warning")
+    page.locator("#enabled").check()
+    expect(warning).to_be_hidden()
+
+    for lang in ("en", "fr", "es"):
+        page.goto(f"/settings/security?lang={lang}")
+        page.locator("#enabled").uncheck()
+        page.click("#apply")
+        title, wrong_password = CONFIRM_TEXT[lang]
+        expect(page.locator("h1")).to_have_text(title)
+        expect(page.locator("#password")).to_be_visible()
+        shot(page, f"17-confirm-two-step-off-{lang}")
+        page.fill("#password", "not my password")
+        page.click("#confirm")
+        expect(page.locator("#message")).to_have_text(wrong_password)
+        shot(page, f"18-confirm-wrong-password-{lang}")
+        page.click("#confirm-cancel")
+        expect(page.locator("#enabled")).to_be_checked()  # nothing changed
+
+    page.goto("/settings/security?lang=en")
+    page.locator("#enabled").uncheck()
+    page.click("#apply")
+    page.fill("#password", PASSWORD)
+    page.click("#confirm")
+    expect(page.locator("#message")).to_contain_text("Two-step verification is now off.")
+    expect(page.locator("#enabled")).not_to_be_checked()
+
+    # The password counts for a few minutes: the next one asks only for the click.
+    page.click("#recovery-new")
+    expect(page.locator("h1")).to_have_text("Make a new set of recovery codes?")
+    expect(page.locator("#password")).to_have_count(0)
+    shot(page, "19-confirm-without-password")
+    page.click("#confirm-cancel")
+    expect(page.locator("#recovery-remaining")).to_have_text("You have no recovery codes.")
+
+
+def test_a_wrong_set_up_code_keeps_the_qr_code_and_removing_the_app_asks(
+    page: Page, stack: Stack
+) -> None:
+    sign_in(page, "ivy")
+    page.goto("/settings/security")
+    page.click("#totp-start")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.fill("#code", "000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    page.click("#totp-confirm")
+    expect(page.locator("#message")).to_contain_text("That code is not right.")
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("#totp-secret")).to_have_text(secret)
+    shot(page, "20-totp-wrong-code-keeps-qr")
+    page.fill("#code", pyotp.TOTP(secret).now())
+    page.click("#totp-confirm")
+    expect(page.locator("#totp-remove")).to_be_visible()
+
+    page.click("#totp-remove")
+    expect(page.locator("h1")).to_have_text("Remove the authenticator app?")
+    page.fill("#password", PASSWORD)
+    shot(page, "21-confirm-remove-app")
+    page.click("#confirm")
+    expect(page.locator("#message")).to_have_text("The authenticator app was removed.")
+    expect(page.locator("#totp-remove")).to_have_count(0)
+
+
+def test_a_password_change_signs_out_the_other_browser(
+    browser: Browser, page: Page, stack: Stack
+) -> None:
+    other = browser.new_context(base_url=stack.portal)
+    try:
+        elsewhere = other.new_page()
+        sign_in(elsewhere, "jo")
+        expect(elsewhere.locator("#whoami")).to_be_visible()
+        sign_in(page, "jo")
+        page.goto("/settings/security")
+        page.click("#password-change")
+        for lang, title in (("fr", "Changer de mot de passe"), ("es", "Cambiar la contraseña")):
+            page.click(f"a[hreflang={lang}]")
+            expect(page.locator("h1")).to_have_text(title)
+            shot(page, f"22-password-{lang}")
+        page.click("a[hreflang=en]")
+        page.fill("#current_password", PASSWORD)
+        page.fill("#new_password", "short")
+        page.fill("#new_password_again", "short")
+        # The browser itself holds the form back: the field asks for 10 characters.
+        assert page.locator("#new_password").evaluate("e => e.validity.tooShort")
+        page.fill("#new_password", "a brand new passphrase")
+        page.fill("#new_password_again", "a brand new passphrase")
+        shot(page, "22-password-en")
+        page.click("#password-save")
+        expect(page.locator("#message")).to_have_text(
+            "Your password was changed. Every other session was signed out."
+        )
+        elsewhere.goto("/settings/security")
+        expect(elsewhere).to_have_url(re.compile(r"/signin$"))
+    finally:
+        other.close()
+    sign_out(page)
+    page.fill("#email", "jo@example.com")
+    page.fill("#password", "a brand new passphrase")
+    page.click("#sign-in")
+    expect(page.locator("#whoami")).to_contain_text("jo@example.com")
+
+
 def test_wrong_passwords_are_throttled_in_every_language(page: Page, stack: Stack) -> None:
     # Unknown addresses: throttled like real ones, and nobody else is locked out by this test.
-    for lang in ("en", "fr", "es"):
-        page.goto(f"/signin?lang={lang}")
-        for _ in range(7):
-            page.fill("#email", f"nobody-{lang}@example.com")
-            page.fill("#password", "wrong")
-            page.click("#sign-in")
-        expect(page.locator("#message")).to_contain_text(" 1 s")
-        shot(page, f"15-sign-in-throttled-{lang}")
+    try:
+        for lang in ("en", "fr", "es"):
+            page.goto(f"/signin?lang={lang}")
+            for _ in range(7):
+                page.fill("#email", f"nobody-{lang}@example.com")
+                page.fill("#password", "wrong")
+                page.click("#sign-in")
+            expect(page.locator("#message")).to_contain_text(" 1 s")
+            shot(page, f"15-sign-in-throttled-{lang}")
+    finally:
+        # Every test signs in from 127.0.0.1: give the address its free attempts back.
+        with redis_client.Redis.from_url(stack.portal_redis_url) as portal_redis:
+            portal_redis.delete(throttle_ip("127.0.0.1"))

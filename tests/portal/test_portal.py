@@ -116,6 +116,16 @@ async def enable_two_step(browser: httpx.AsyncClient) -> httpx.Response:
     return response
 
 
+async def confirm(
+    browser: httpx.AsyncClient, action: str, password: str | None = PASSWORD
+) -> httpx.Response:
+    """Click through an action's confirmation page (examples/portal/confirm.py), giving the
+    password when the page asks for it."""
+    page = f"/settings/security/confirm/{action}"
+    data = {"password": password} if password is not None else {}
+    return await post(browser, page, page, **data)
+
+
 async def verify(stack: Stack, remember: bool = False, code: str | None = None) -> httpx.Response:
     code = code if code is not None else code_of(stack.mail.codes[-1])
     data = {"code": code, **({"remember_browser": "on"} if remember else {})}
@@ -273,9 +283,7 @@ async def test_revoke_all_forgets_every_browser(stack: Stack) -> None:
     await verify(stack)
     page = (await stack.browser.get("/settings/security")).text
     assert page.count("data-browser-id") == 2
-    response = await post(
-        stack.browser, "/settings/security", "/settings/security/browsers/revoke-all"
-    )
+    response = await confirm(stack.browser, "revoke-all", password=None)
     assert "data-browser-id" not in response.text
     assert "No trusted browsers." in response.text
 
@@ -348,7 +356,8 @@ async def test_resend_is_disabled_with_a_countdown_until_allowed(stack: Stack) -
     assert "resend-countdown" not in page
 
     resent = await post(stack.browser, "/two-step", "/two-step/resend")
-    assert message_of(resent.text).startswith("We sent a new code to a**@example.com.")
+    assert message_of(resent.text) == "New code sent. The previous one no longer works."
+    assert resent.text.count("We sent") == 1  # the page's line says where, once
     assert 'id="resend-countdown" data-seconds="60">60<' in resent.text  # cooldown doubled
     assert len(stack.mail.codes) == 2
 
@@ -451,7 +460,7 @@ async def test_an_app_code_already_used_says_so_and_to_wait_for_the_next(stack: 
 
 async def test_recovery_codes_are_shown_on_a_get_page_and_work(stack: Stack) -> None:
     await sign_in(stack.browser)
-    made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
+    made = await confirm(stack.browser, "new-recovery-codes")
     assert made.history[0].status_code == 303  # post, redirect, get
     assert made.url.path == "/settings/security/recovery-codes"
     assert made.headers["cache-control"] == "no-store"
@@ -480,7 +489,7 @@ async def test_recovery_codes_are_shown_on_a_get_page_and_work(stack: Stack) -> 
 
 async def test_refreshing_the_recovery_codes_page_never_makes_a_new_set(stack: Stack) -> None:
     await sign_in(stack.browser)
-    made = await post(stack.browser, "/settings/security", "/settings/security/recovery-codes")
+    made = await confirm(stack.browser, "new-recovery-codes")
     codes = re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', made.text)
     again = await stack.browser.get("/settings/security/recovery-codes")
     assert re.findall(r'<li class="recovery-code"><code>([^<]+)</code></li>', again.text) == codes
@@ -534,6 +543,290 @@ async def test_a_two_step_change_ends_the_other_sessions(stack: Stack) -> None:
         assert (await other.get("/", follow_redirects=False)).headers["location"] == "/signin"
     # This browser stays signed in.
     assert (await stack.browser.get("/settings/security")).url.path == "/settings/security"
+
+
+async def test_turning_two_step_off_asks_first_and_wants_the_password(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+    # Apply with the box cleared changes nothing yet: it leads to the confirmation page.
+    asked = await post(stack.browser, "/settings/security", "/settings/security/two-step")
+    assert asked.url.path == "/settings/security/confirm/two-step-off"
+    assert "Turn off two-step verification?" in asked.text
+    assert 'id="password"' in asked.text
+    assert 'autocomplete="current-password"' in asked.text
+    account = await stack.portal_client.get_account("demo-ada")
+    assert account.two_step_enabled
+    # Cancel is a link back: nothing happens.
+    assert 'id="confirm-cancel" class="button secondary" href="/settings/security"' in asked.text
+
+    refused = await confirm(stack.browser, "two-step-off", password="Tr0ub4dor&3")
+    assert refused.status_code == 401
+    assert message_of(refused.text) == "Wrong password."
+    assert (await stack.portal_client.get_account("demo-ada")).two_step_enabled
+    blank = await confirm(stack.browser, "two-step-off", password=None)
+    assert blank.status_code == 401
+    assert (await stack.portal_client.get_account("demo-ada")).two_step_enabled
+
+    done = await confirm(stack.browser, "two-step-off")
+    assert done.url.path == "/settings/security"
+    assert message_of(done.text).startswith("Two-step verification is now off.")
+    assert not (await stack.portal_client.get_account("demo-ada")).two_step_enabled
+
+
+async def test_a_right_password_counts_for_five_minutes(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    await confirm(stack.browser, "new-recovery-codes")
+    # Within five minutes: the next one asks only for the click.
+    page = (await stack.browser.get("/settings/security/confirm/new-recovery-codes")).text
+    assert 'id="password"' not in page
+    again = await confirm(stack.browser, "new-recovery-codes", password=None)
+    assert again.url.path == "/settings/security/recovery-codes"
+    stack.clock.advance(5 * 60 + 1)
+    page = (await stack.browser.get("/settings/security/confirm/new-recovery-codes")).text
+    assert 'id="password"' in page
+    refused = await confirm(stack.browser, "new-recovery-codes", password=None)
+    assert refused.status_code == 401
+
+
+async def test_revoking_every_browser_asks_first_without_the_password(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    page = (await stack.browser.get("/settings/security/confirm/revoke-all")).text
+    assert "Revoke every trusted browser?" in page
+    assert 'id="password"' not in page
+
+
+async def test_removing_the_app_asks_first_and_wants_the_password(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    started = await post(stack.browser, "/settings/security", "/settings/security/totp")
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', started.text)
+    assert secret
+    await stack.browser.post(
+        "/settings/security/totp/confirm",
+        data={
+            "csrf_token": csrf_of(started.text),
+            "code": pyotp.TOTP(secret.group(1)).at(stack.clock.now),
+        },
+    )
+    security = (await stack.browser.get("/settings/security")).text
+    assert (
+        'id="totp-remove" class="button danger" href="/settings/security/confirm/remove-app"'
+        in (security)
+    )
+    page = (await stack.browser.get("/settings/security/confirm/remove-app")).text
+    assert "Remove the authenticator app?" in page
+    assert 'id="password"' in page
+    assert (await confirm(stack.browser, "remove-app", password="nope")).status_code == 401
+    assert (await stack.portal_client.get_account("demo-ada")).totp_enabled
+    removed = await confirm(stack.browser, "remove-app")
+    assert message_of(removed.text) == "The authenticator app was removed."
+    assert not (await stack.portal_client.get_account("demo-ada")).totp_enabled
+
+
+async def test_the_actions_that_ask_first_have_no_other_way_in(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    html = (await stack.browser.get("/settings/security")).text
+    token = csrf_of(html)
+    for path in (
+        "/settings/security/totp/remove",
+        "/settings/security/browsers/revoke-all",
+        "/settings/security/recovery-codes",
+    ):
+        response = await stack.browser.post(path, data={"csrf_token": token})
+        assert response.status_code in (404, 405), path
+    unknown = await stack.browser.get("/settings/security/confirm/delete-everything")
+    assert unknown.status_code == 404
+    forged = await stack.browser.post(
+        "/settings/security/confirm/two-step-off", data={"password": PASSWORD}
+    )
+    assert forged.status_code == 403  # no CSRF token
+
+
+async def test_wrong_passwords_on_a_confirmation_are_throttled(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    statuses = [
+        (await confirm(stack.browser, "new-recovery-codes", password="wrong")).status_code
+        for _ in range(7)
+    ]
+    assert statuses[:5] == [401] * 5
+    assert 429 in statuses[5:]
+    # Throttled, even the right password waits.
+    waited = await confirm(stack.browser, "new-recovery-codes")
+    assert waited.status_code == 429
+    assert waited.headers["retry-after"]
+
+
+async def test_a_wrong_set_up_code_keeps_the_key_and_qr_code(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    started = await post(stack.browser, "/settings/security", "/settings/security/totp")
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', started.text)
+    assert secret
+    assert "<svg" in started.text
+    wrong_code = await stack.browser.post(
+        "/settings/security/totp/confirm",
+        data={"csrf_token": csrf_of(started.text), "code": "000000"},
+    )
+    assert message_of(wrong_code.text).startswith("That code is not right.")
+    assert f'<code id="totp-secret">{secret.group(1)}</code>' in wrong_code.text
+    assert "<svg" in wrong_code.text
+    right = await stack.browser.post(
+        "/settings/security/totp/confirm",
+        data={
+            "csrf_token": csrf_of(started.text),
+            "code": pyotp.TOTP(secret.group(1)).at(stack.clock.now),
+        },
+    )
+    assert message_of(right.text) == "Your authenticator app is set up."
+    assert 'id="totp-secret"' not in right.text
+
+
+async def test_this_browser_is_marked_and_every_browser_shows_its_expiry(stack: Stack) -> None:
+    await enable_two_step(stack.browser)
+    async with stack.browser_at("http://portal.test") as other:
+        await sign_in(other)
+        code = code_of(stack.mail.codes[-1])
+        await post(other, "/two-step", "/two-step", code=code, remember_browser="on")
+        await sign_out(other)
+    await sign_in(stack.browser)
+    await verify(stack, remember=True)
+    page = (await stack.browser.get("/settings/security")).text
+    assert page.count("data-browser-id") == 2
+    assert page.count('class="badge this-browser"') == 1
+    mine = stack.browser.cookies["twostep_tb"].partition(".")[0]
+    row = re.search(rf'<tr data-browser-id="{mine}">(.*?)</tr>', page, re.S)
+    assert row
+    assert "This browser" in row.group(1)
+    assert page.count('<th scope="col">Expires</th>') == 1
+    expiries = re.findall(r"<td><time datetime=\"[^\"]+\">([^<]+ UTC)</time></td>", page)
+    assert len(expiries) == 4  # last used and expires, for each browser
+
+
+async def test_no_recovery_codes_says_so_instead_of_zero_left(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    page = (await stack.browser.get("/settings/security")).text
+    assert "You have no recovery codes." in page
+    assert "0 recovery" not in page
+    assert ">Make recovery codes</a>" in page
+
+
+async def test_the_apply_warning_shows_only_once_the_box_changes(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    page = (await stack.browser.get("/settings/security")).text
+    assert '<p id="apply-warning" class="warning" hidden>' in page
+
+
+async def test_an_app_user_whose_email_cap_is_spent_is_told_to_use_the_app(stack: Stack) -> None:
+    await sign_in(stack.browser)
+    await post(stack.browser, "/settings/security", "/settings/security/two-step", enabled="on")
+    started = await post(stack.browser, "/settings/security", "/settings/security/totp")
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', started.text)
+    assert secret
+    await stack.browser.post(
+        "/settings/security/totp/confirm",
+        data={
+            "csrf_token": csrf_of(started.text),
+            "code": pyotp.TOTP(secret.group(1)).at(stack.clock.now),
+        },
+    )
+    await sign_out(stack.browser)
+    # Ten emailed codes this hour (the cap), asked for straight from the API.
+    for _ in range(10):
+        await stack.portal_client._call(
+            "start_login", "POST", "/v1/logins", {"account_id": "demo-ada", "method": "email"}
+        )
+    assert len(stack.mail.codes) == 10
+    page = await sign_in(stack.browser)
+    assert page.url.path == "/two-step"
+    assert "We cannot email you a code for now (try again in 60 min)." in page.text
+    assert 'id="email-instead"' not in page.text
+    assert 'id="use-recovery"' not in page.text  # none made
+    stack.clock.advance(30)
+    assert (
+        await verify(stack, code=pyotp.TOTP(secret.group(1)).at(stack.clock.now))
+    ).url.path == "/"
+
+
+async def test_the_browser_time_zone_given_at_sign_in_is_saved_to_the_account(
+    stack: Stack,
+) -> None:
+    html = (await stack.browser.get("/signin")).text
+    assert 'id="time_zone" name="time_zone" type="hidden"' in html
+    await stack.browser.post(
+        "/signin",
+        data={"csrf_token": csrf_of(html), "email": "ada@example.com", "password": PASSWORD,
+              "time_zone": "Europe/Paris"},
+    )  # fmt: skip
+    account = await stack.portal_client._call("get_account", "GET", "/v1/accounts/demo-ada")
+    assert account.json()["time_zone"] == "Europe/Paris"
+    await sign_out(stack.browser)
+    html = (await stack.browser.get("/signin")).text
+    await stack.browser.post(
+        "/signin",
+        data={"csrf_token": csrf_of(html), "email": "ada@example.com", "password": PASSWORD,
+              "time_zone": "Mars/Olympus_Mons"},
+    )  # fmt: skip
+    again = await stack.portal_client._call("get_account", "GET", "/v1/accounts/demo-ada")
+    assert again.json()["time_zone"] == "Europe/Paris"  # an unknown zone is not sent
+
+
+async def change_password(
+    browser: httpx.AsyncClient, current: str, new: str, again: str | None = None
+) -> httpx.Response:
+    return await post(
+        browser, "/settings/password", "/settings/password", current_password=current,
+        new_password=new, new_password_again=new if again is None else again,
+    )  # fmt: skip
+
+
+async def test_a_password_change_ends_every_other_session_and_the_old_password(
+    stack: Stack,
+) -> None:
+    new = "a brand new passphrase"
+    async with stack.browser_at("http://portal.test") as other:
+        await sign_in(other)
+        await sign_in(stack.browser)
+        page = (await stack.browser.get("/settings/security")).text
+        assert 'href="/settings/password"' in page
+        before = stack.browser.cookies["portal_session"]
+        changed = await change_password(stack.browser, PASSWORD, new)
+        assert changed.url.path == "/settings/security"
+        assert message_of(changed.text) == (
+            "Your password was changed. Every other session was signed out."
+        )
+        assert stack.browser.cookies["portal_session"] != before  # a new session id
+        assert (await other.get("/", follow_redirects=False)).headers["location"] == "/signin"
+    assert (await stack.browser.get("/settings/security")).url.path == "/settings/security"
+    await sign_out(stack.browser)
+    assert (await sign_in(stack.browser)).status_code == 401  # the old one
+    assert (await sign_in(stack.browser, new)).url.path == "/"
+    # Confirmations ask for the new one too.
+    assert (
+        await confirm(stack.browser, "new-recovery-codes", password=PASSWORD)
+    ).status_code == 401
+    assert (await confirm(stack.browser, "new-recovery-codes", password=new)).url.path.endswith(
+        "/recovery-codes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "again", "status", "message"),
+    [
+        ("wrong password", "a brand new passphrase", None, 401, "Wrong password."),
+        (PASSWORD, "short", None, 422, "The new password needs at least 10 characters."),
+        (PASSWORD, "a brand new passphrase", "another one", 422, "The two new passwords differ."),
+        (PASSWORD, PASSWORD, None, 422, "The new password is the one you have now."),
+        (PASSWORD, "x" * 1025, None, 422, "The new password can have at most 1024 characters."),
+    ],
+    ids=["wrong-current", "too-short", "mismatch", "same", "too-long"],
+)
+async def test_a_password_change_refused_says_why_and_changes_nothing(
+    stack: Stack, current: str, new: str, again: str | None, status: int, message: str
+) -> None:
+    await sign_in(stack.browser)
+    refused = await change_password(stack.browser, current, new, again)
+    assert refused.status_code == status
+    assert message_of(refused.text) == message
+    await sign_out(stack.browser)
+    assert (await sign_in(stack.browser)).url.path == "/"
 
 
 async def test_wrong_passwords_are_throttled_per_account_with_a_growing_wait(
