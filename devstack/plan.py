@@ -20,6 +20,8 @@ BIN = Path(sys.executable).parent
 # The portal's built-in demo user (examples/portal), shown so a newcomer can sign in at once.
 DEMO_EMAIL = "ada@example.com"
 DEMO_PASSWORD = "correct horse battery staple"  # noqa: S105 (public, printed on purpose)
+# The name twostep's emails and authenticator apps give, the demo portal's (English) one.
+DEMO_PRODUCT_NAME = "Example portal"
 BANNER_TITLE = "twostep is running"
 # Settings the stack wires itself; a value left in the user's shell must not redirect them.
 _WIRED = (
@@ -89,6 +91,8 @@ class Plan:
         # address (each can be set in the environment all the same).
         service.setdefault("TWOSTEP_LOG_FORMAT", "text")
         service.setdefault("TWOSTEP_WORKER_METRICS_PORT", "0")
+        # The emails and the app speak for the portal its users see (README: product name).
+        service.setdefault("TWOSTEP_PRODUCT_NAME", DEMO_PRODUCT_NAME)
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(mode=0o700, exist_ok=True)
         redis_args = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK, "--save", ""]

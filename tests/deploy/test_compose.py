@@ -86,3 +86,14 @@ def test_the_compose_files_sample_keys_start_nothing_without_its_development_set
         load_settings()
     monkeypatch.setenv("TWOSTEP_API_KEYS", "an-operator's-own-api-key")
     assert not load_settings().allow_sample_keys
+
+
+def test_the_demo_stack_speaks_in_the_demo_portals_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    environment = compose_config()["services"]["worker"]["environment"]
+    for variable, value in environment.items():
+        if variable.startswith("TWOSTEP_"):
+            monkeypatch.setenv(variable, value)
+    settings = load_settings()
+    assert settings.product_name == "Example portal"
+    assert settings.issuer == "Example portal"
+    assert settings.mail_from.startswith('"Example portal" <')

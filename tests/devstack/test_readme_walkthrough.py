@@ -1,5 +1,6 @@
-"""The README's "A login, step by step" block, run as written against `make run`'s stack, so
-that the README cannot drift from what the stack does."""
+"""The README's "A login, step by step" block, then its authenticator app and recovery code
+blocks, run as written in one shell against `make run`'s stack, so that the README cannot
+drift from what the stack does."""
 
 from __future__ import annotations
 
@@ -16,14 +17,23 @@ from tests.processes import ROOT
 pytestmark = pytest.mark.integration
 
 SECTION = "## A login, step by step"
+OTHER_WAYS = "## Authenticator apps and recovery codes"
+MARK = "=== next block ==="
+
+
+def _blocks(section: str, count: int) -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    after = readme[readme.index(section) :]
+    after = after[: after.index("\n## ", 1)] if "\n## " in after[1:] else after
+    blocks = re.findall(r"```sh\n(.*?)```", after, re.DOTALL)
+    assert len(blocks) >= count, f"{section}: {count} sh blocks"
+    return blocks[:count]
 
 
 def _walkthrough() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index(SECTION) :]
-    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, "the walkthrough's sh block"
-    return block[1]
+    [walkthrough] = _blocks(SECTION, 1)
+    totp, recovery = _blocks(OTHER_WAYS, 2)
+    return "\n".join([walkthrough, f"echo {MARK}", totp, f"echo {MARK}", recovery])
 
 
 def test_the_readme_walkthrough_runs_as_written_against_make_runs_stack(tmp_path: Path) -> None:
@@ -49,10 +59,20 @@ def test_the_readme_walkthrough_runs_as_written_against_make_runs_stack(tmp_path
     finally:
         stack.stop()
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    lines = ran.stdout.splitlines()
+    walkthrough, totp, recovery = ran.stdout.split(MARK + "\n")
+    lines = walkthrough.splitlines()
     assert '"status":"pending"' in lines[-4], ran.stdout
     assert '"status":"verified"' in lines[-3], ran.stdout
     assert '"status":"not_required"' in lines[-2], ran.stdout
     assert '"reason":"trusted_browser"' in lines[-2], ran.stdout
     assert '"label":"Firefox on Linux"' in lines[-1], ran.stdout
     assert '"ip":"203.0.113.9"' in lines[-1], ran.stdout
+    enrolment, enabled, login, verified = totp.splitlines()
+    assert '"otpauth_uri":"otpauth://totp/Example%20portal:grace%40example.com' in enrolment
+    assert '"totp_enabled":true' in enabled, ran.stdout
+    assert '"method":"totp"' in login, ran.stdout
+    assert '"sent_to":null' in login, ran.stdout
+    assert '"status":"verified"' in verified, ran.stdout
+    codes, recovered = recovery.splitlines()
+    assert codes.count("-") >= 30, ran.stdout  # ten codes of four groups
+    assert '"status":"verified"' in recovered, ran.stdout

@@ -169,7 +169,8 @@ def test_the_demo_user_signs_in_on_the_portal_codes_reach_the_mailbox_and_ctrl_c
         # A new account has two-step off: the password alone signs in.
         assert 'id="whoami"' in _sign_in_on_the_portal(stack)
         _sign_in(stack, "u-42", "grace@example.com")
-        assert "Your twostep verification code" in stack.mailbox.get("/").text
+        # In the demo portal's name (TWOSTEP_PRODUCT_NAME), not twostep's.
+        assert "Your Example portal verification code" in stack.mailbox.get("/").text
     finally:
         code = stack.stop(signal.SIGINT)
     assert code == 0, stack.output
