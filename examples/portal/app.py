@@ -78,7 +78,14 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.portal = Portal.build(settings, twostep, clock, store, Throttle(redis, clock))
+    throttle = Throttle(
+        redis,
+        clock,
+        free_per_account=settings.throttle_free_per_account,
+        free_per_ip=settings.throttle_free_per_ip,
+        longest_wait_seconds=settings.throttle_longest_wait_seconds,
+    )
+    app.state.portal = Portal.build(settings, twostep, clock, store, throttle)
     app.include_router(login.router)
     app.include_router(account.router)
     app.include_router(confirm.router)

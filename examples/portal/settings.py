@@ -72,6 +72,11 @@ class PortalSettings(BaseSettings):
     secure_cookies: bool | None = None
     twostep_timeout_seconds: float = Field(default=5.0, gt=0)
     session_max_age_seconds: int = Field(default=12 * 3600, gt=0)
+    # The password step's throttle (throttle.py): attempts free of any wait per email typed
+    # and per client IP, and the longest wait the doubling reaches.
+    throttle_free_per_account: int = Field(default=5, ge=1, le=1000)
+    throttle_free_per_ip: int = Field(default=20, ge=1, le=100_000)
+    throttle_longest_wait_seconds: int = Field(default=15 * 60, ge=1, le=24 * 3600)
 
     @field_validator("session_secret")
     @classmethod

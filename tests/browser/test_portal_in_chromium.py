@@ -40,7 +40,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"
-NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus", "hal", "ivy", "jo"]
+NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus", "hal", "ivy", "jo", "kim"]
 
 
 @dataclass
@@ -496,6 +496,29 @@ def test_a_password_change_signs_out_the_other_browser(
     page.fill("#password", "a brand new passphrase")
     page.click("#sign-in")
     expect(page.locator("#whoami")).to_contain_text("jo@example.com")
+
+
+def test_an_app_user_signs_in_twenty_times_without_an_email(page: Page, stack: Stack) -> None:
+    # The lock-out the review met: each sign-in mailed a code until the hourly cap refused.
+    sign_in(page, "kim")
+    set_two_step(page, True)
+    page.click("#totp-start")
+    totp = pyotp.TOTP(page.locator("#totp-secret").inner_text().strip())
+    page.fill("#code", totp.now())
+    page.click("#totp-confirm")
+    expect(page.locator("#totp-remove")).to_be_visible()
+    sign_out(page)
+    for _ in range(20):
+        sign_in(page, "kim")
+        expect(page.locator("#email-instead")).to_be_visible()  # the app is asked for
+        expect(page.locator("#message")).to_have_count(0)  # no send_limit, no error
+        page.click("#cancel")
+        expect(page.locator("#sign-in")).to_be_visible()
+    assert codes_mailed(stack.catcher, "kim@example.com") == []
+    sign_in(page, "kim")
+    shot(page, "23-twenty-first-sign-in-with-app")
+    enter_code(page, totp.at(time.time() + 30))
+    expect(page.locator("#whoami")).to_contain_text("kim@example.com")
 
 
 def test_wrong_passwords_are_throttled_in_every_language(page: Page, stack: Stack) -> None:

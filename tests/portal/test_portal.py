@@ -59,14 +59,16 @@ class Stack:
 
 
 @pytest.fixture
-async def stack() -> AsyncIterator[Stack]:
+async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
+    """The portal and twostep; ``indirect`` parametrisation overrides portal settings."""
+    overrides = getattr(request, "param", {})
     clock = FakeClock()
     mail = RecordingMailQueue()
     redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     own = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     twostep = create_twostep(make_settings(), redis=redis, broker=redis, mail=mail, clock=clock)
     portal = create_app(
-        portal_settings(),
+        portal_settings().model_copy(update=overrides),
         twostep_transport=httpx.ASGITransport(app=twostep),
         clock=clock,
         redis=own,
@@ -850,6 +852,22 @@ async def test_wrong_passwords_are_throttled_per_account_with_a_growing_wait(
     assert [(await sign_in(stack.browser, "wrong")).status_code for _ in range(6)] == [401] * 6
 
 
+@pytest.mark.parametrize(
+    "stack",
+    [{"throttle_free_per_account": 2, "throttle_longest_wait_seconds": 3}],
+    indirect=True,
+)
+async def test_the_throttle_limits_are_settings(stack: Stack) -> None:
+    statuses = [(await sign_in(stack.browser, "wrong")).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]  # 2 free, then a wait of 1 s
+    waits = []
+    for _ in range(4):
+        stack.clock.advance(10)
+        await sign_in(stack.browser, "wrong")
+        waits.append((await sign_in(stack.browser, "wrong")).headers["retry-after"])
+    assert waits == ["2", "3", "3", "3"]  # doubling, up to the longest wait
+
+
 async def test_wrong_passwords_from_one_address_are_throttled_across_accounts(
     stack: Stack,
 ) -> None:
@@ -957,7 +975,9 @@ def test_settings_come_from_portal_variables(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PORTAL_SESSION_SECRET", SESSION_SECRET)
     monkeypatch.setenv("PORTAL_USERS", users)
     monkeypatch.setenv("PORTAL_SECURE_COOKIES", "auto")
+    monkeypatch.setenv("PORTAL_THROTTLE_FREE_PER_IP", "50")
     settings = PortalSettings()
+    assert settings.throttle_free_per_ip == 50
     assert settings.twostep_url == "http://127.0.0.1:8080"
     assert settings.secure_cookies is None
     user = settings.user_by_email(" grace@example.COM ")
