@@ -14,6 +14,11 @@ from redis.asyncio import Redis
 from examples.portal import keys
 
 
+# A visitor who has not signed in (a sign-in form's CSRF token, the language chosen) needs no
+# 12-hour session: a crawler or an attacker's script would fill Redis with them.
+ANONYMOUS_TTL_SECONDS = 30 * 60
+
+
 class PortalStore:
     """Sessions live here, not in the cookie: the cookie holds only a random id, so ending a
     session (sign-out, a password or two-step change) really ends it."""
@@ -22,6 +27,11 @@ class PortalStore:
         self.redis = redis
         self._secret = secret.encode()
         self.session_ttl_seconds = session_ttl_seconds
+
+    def _ttl(self, data: dict[str, Any]) -> int:
+        if data.get("account_id") or data.get("pending"):
+            return self.session_ttl_seconds
+        return min(ANONYMOUS_TTL_SECONDS, self.session_ttl_seconds)
 
     def _digest(self, session_id: str) -> str:
         # Keyed, so a copy of the database cannot be matched against a stolen cookie.
@@ -40,7 +50,7 @@ class PortalStore:
     async def create(self, data: dict[str, Any]) -> str:
         session_id = secrets.token_urlsafe(32)
         key = keys.session(self._digest(session_id))
-        await self.redis.set(key, json.dumps(data), ex=self.session_ttl_seconds, nx=True)
+        await self.redis.set(key, json.dumps(data), ex=self._ttl(data), nx=True)
         await self._track(session_id, data)
         return session_id
 
@@ -48,7 +58,7 @@ class PortalStore:
         """Write an existing session and renew its TTL; False when it was ended meanwhile
         (``XX``: a request still running never brings back a session that was ended)."""
         key = keys.session(self._digest(session_id))
-        saved = await self.redis.set(key, json.dumps(data), ex=self.session_ttl_seconds, xx=True)
+        saved = await self.redis.set(key, json.dumps(data), ex=self._ttl(data), xx=True)
         if saved:
             await self._track(session_id, data)
         return bool(saved)

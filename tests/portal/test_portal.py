@@ -533,7 +533,17 @@ async def test_the_session_cookie_is_an_opaque_id_kept_in_redis(stack: Stack) ->
     assert len(keys) == 1
     assert value not in keys[0]  # keyed by a digest: the id is a secret
     ttl = await stack.portal_redis.ttl(keys[0])
-    assert 0 < ttl <= 12 * 3600
+    assert 30 * 60 < ttl <= 12 * 3600
+
+
+async def test_a_visitor_who_has_not_signed_in_gets_a_short_session(stack: Stack) -> None:
+    async with stack.browser_at("http://portal.test") as visitor:
+        await visitor.get("/signin?lang=fr")
+        [key] = [key async for key in stack.portal_redis.scan_iter("portal:session:*")]
+        assert 0 < await stack.portal_redis.ttl(key) <= 30 * 60
+        await sign_in(visitor)
+        [key] = [key async for key in stack.portal_redis.scan_iter("portal:session:*")]
+        assert await stack.portal_redis.ttl(key) > 30 * 60
 
 
 async def test_a_two_step_change_ends_the_other_sessions(stack: Stack) -> None:
