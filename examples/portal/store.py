@@ -13,7 +13,6 @@ from redis.asyncio import Redis
 
 from examples.portal import keys
 
-
 # A visitor who has not signed in (a sign-in form's CSRF token, the language chosen) needs no
 # 12-hour session: a crawler or an attacker's script would fill Redis with them.
 ANONYMOUS_TTL_SECONDS = 30 * 60
