@@ -126,7 +126,8 @@ def service_env(**settings: object) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extra: str) -> Process:
-    """``celery -A workers.app worker``, as the README starts it, and wait until it consumes."""
+    """``celery -A workers.app worker``, as docs/operations.md starts it, and wait until it
+    consumes."""
     worker = Process(
         name,
         [
@@ -158,7 +159,7 @@ def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extr
 
 
 def start_api(env: dict[str, str], log_dir: Path, *extra: str) -> tuple[Process, str]:
-    """``uvicorn --factory api.main:create_app``, as the README starts it."""
+    """``uvicorn --factory api.main:create_app``, as docs/operations.md starts it."""
     port = free_port()
     api = Process(
         "api",

@@ -1,6 +1,7 @@
-"""The README's "A login, step by step" block, then its authenticator app and recovery code
-blocks, run as written in one shell against `make run`'s stack, so that the README cannot
-drift from what the stack does."""
+"""The README's "A login, step by step" block, then the authenticator app and recovery code
+blocks of docs/api.md ("Authenticator apps and recovery codes"), which go on from it, run as
+written in one shell against `make run`'s stack, so that neither document can drift from what
+the stack does."""
 
 from __future__ import annotations
 
@@ -16,23 +17,25 @@ from tests.processes import ROOT
 
 pytestmark = pytest.mark.integration
 
+README = ROOT / "README.md"
 SECTION = "## A login, step by step"
+API_DOC = ROOT / "docs" / "api.md"
 OTHER_WAYS = "## Authenticator apps and recovery codes"
 MARK = "=== next block ==="
 
 
-def _blocks(section: str, count: int) -> list[str]:
-    readme = (ROOT / "README.md").read_text()
-    after = readme[readme.index(section) :]
+def _blocks(document: Path, section: str, count: int) -> list[str]:
+    text = document.read_text()
+    after = text[text.index(section) :]
     after = after[: after.index("\n## ", 1)] if "\n## " in after[1:] else after
     blocks = re.findall(r"```sh\n(.*?)```", after, re.DOTALL)
-    assert len(blocks) >= count, f"{section}: {count} sh blocks"
+    assert len(blocks) >= count, f"{document.name}, {section}: {count} sh blocks"
     return blocks[:count]
 
 
 def _walkthrough() -> str:
-    [walkthrough] = _blocks(SECTION, 1)
-    totp, recovery = _blocks(OTHER_WAYS, 2)
+    [walkthrough] = _blocks(README, SECTION, 1)
+    totp, recovery = _blocks(API_DOC, OTHER_WAYS, 2)
     return "\n".join([walkthrough, f"echo {MARK}", totp, f"echo {MARK}", recovery])
 
 

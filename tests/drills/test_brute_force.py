@@ -28,7 +28,7 @@ CHANCE = {
     "totp": APP_STEPS / CODE_SPACE,
     "recovery_code": RECOVERY_CODES / RECOVERY_SPACE,
 }
-# Failures a wrong code counts toward the account lock, as the README states.
+# Failures a wrong code counts toward the account lock, as docs/reliability.md states.
 WEIGHT = {"email": 1, "totp": APP_STEPS, "recovery_code": 1}
 
 # How the attacker picks the method of its next guess, from the failures it has caused

@@ -1,4 +1,4 @@
-"""End to end: the API and a worker started as the README starts them, driven over HTTP."""
+"""End to end: the API and a worker started as docs/operations.md starts them, over HTTP."""
 
 from __future__ import annotations
 

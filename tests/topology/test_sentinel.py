@@ -73,7 +73,7 @@ def service(log_dir: Path) -> Iterator[Service]:
         redis_url=group.url(0),
         redis_sentinel_master=MASTER,
         redis_min_replicas_ack=1,
-        # The broker through the same Sentinel, as the README configures it: the API pushes
+        # The broker through the same Sentinel, as docs/reliability.md configures it: the API pushes
         # with redis-py's Sentinel client, the worker's kombu with master_name.
         broker_url=group.url(1),
         broker_sentinel_master=BROKER_MASTER,

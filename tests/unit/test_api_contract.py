@@ -1,8 +1,11 @@
-"""The HTTP contract of /work/shared/docs/CONTRACT.md, checked through the app in process.
+"""The HTTP contract of docs/contract.md, checked through the app in process.
 
-Every test runs twice, on fakeredis and on a real redis-server (see ``state_redis`` in
-``tests/conftest.py``): the Lua scripts must behave the same on both. Time is a
-``FakeClock`` that the tests move; nothing sleeps.
+Every test runs three times, through the ``api`` fixture's ``state_redis`` (see
+``tests/conftest.py``): on fakeredis, on a real redis-server and on a real three-master Redis
+Cluster, all started by the tests. The Lua scripts must behave the same on all three (fakeredis's
+Lua is not Redis's), and on the Cluster every command must stay in one slot. The mail queue
+records jobs instead of publishing them, and time is a ``FakeClock`` that the tests move;
+nothing sleeps.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Guessing does not pay: the bound computed from the settings, and wrong app codes weighed.
 
-The figures below are the README's ("Reliability", "Guessing does not pay"). A default
-that lets an attacker test more codes (a higher lock threshold or attempt limit, shorter
-locks) raises one of them, and these tests fail until the README's arithmetic is redone
-and still holds under 1 in 10,000.
+The figures below are docs/reliability.md's ("Guessing does not pay"). A default that lets
+an attacker test more codes (a higher lock threshold or attempt limit, shorter locks) raises
+one of them, and these tests fail until that page's arithmetic is redone and still holds
+under 1 in 10,000.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from tests.unit.test_totp_recovery import (
     wrong_totp,
 )
 
-# What the README states for the default settings.
+# What docs/reliability.md states for the default settings.
 DOCUMENTED_PER_DAY = {
     ("email",): 7.0e-5,  # 7 rounds of 10 codes
     ("totp",): 8.4e-5,  # 7 rounds of 4 app codes, 3 steps each
@@ -48,7 +48,7 @@ SLACK = 1 + 1e-9  # floating point only
 
 
 def beyond_the_documented(**overrides: Any) -> list[str]:
-    """The README's figures that the settings (defaults, changed by ``overrides``) exceed."""
+    """The documented figures that the settings (defaults, changed by ``overrides``) exceed."""
     settings = make_settings(**overrides)
     beyond = [
         "+".join(names)

@@ -1,4 +1,5 @@
-"""Settings: required values, parsing, and the README listing every one of them."""
+"""Settings: required values, parsing, and the README listing every one of them (their
+meanings, in docs/settings.md, are checked by tests/unit/test_settings_documented.py)."""
 
 from __future__ import annotations
 
