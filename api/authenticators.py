@@ -6,10 +6,11 @@ import logging
 
 from api.audit import AuditTrail
 from api.outbox import Outbox, Seen
-from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refusal
+from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refused
 from api.qrcode import qr_svg
 from api.schemas import Client, TotpEnrolment
 from shared import codes, totp
+from shared import results as r
 from shared.clock import Clock
 from shared.crypto import Sealer, SealError, derive_key
 from shared.errors import AccountNotFound, EnrolmentNotFound, MethodNotAvailable
@@ -123,11 +124,10 @@ class Authenticators:
         outcome = await self.store.confirm_totp(
             account_id, sealed, step, now, self.settings.max_attempts, self.trail.entry(now, seen)
         )
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise EnrolmentNotFound()
-        refused = refusal(outcome)
-        if refused is not None:
-            raise refused
+        if not isinstance(outcome, r.Done):
+            raise refused(outcome)
         await self.outbox.notice(NOTICE_TOTP_ENABLED, account_id, now, seen)
         await self.trail.recorded(account_tag(account_id), now)
 
@@ -135,9 +135,9 @@ class Authenticators:
         now = self.clock()
         seen = Seen.of(client)
         outcome = await self.store.disable_totp(account_id, now, self.trail.entry(now, seen))
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise AccountNotFound()
-        if outcome.values[0] == "1":
+        if outcome.changed:
             await self.outbox.notice(NOTICE_TOTP_DISABLED, account_id, now, seen)
             await self.trail.recorded(account_tag(account_id), now)
 
@@ -154,7 +154,7 @@ class Authenticators:
         outcome = await self.store.replace_recovery_codes(
             account_id, digests, now, self.trail.entry(now, seen)
         )
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise AccountNotFound()
         details = {"count": str(len(made))}
         await self.outbox.notice(NOTICE_RECOVERY_CODES_GENERATED, account_id, now, seen, details)

@@ -7,9 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from shared import scripts
 from shared.clock import Clock
 from shared.jobs import (
     CODE_BACKUPS,
@@ -24,6 +22,8 @@ from shared.jobs import (
     payload_of,
 )
 from shared.muxredis import MuxRedis
+from shared.runner import AsyncRunner
+from shared.scripts import SCRIPTS
 from shared.store import InLoginJob
 
 NOTICE_LIFETIME_SECONDS = 86400
@@ -33,6 +33,9 @@ class MailQueue(Protocol):
     async def publish_code(self, job: CodeJob) -> None: ...
 
     async def publish_notice(self, job: NoticeJob) -> None: ...
+
+
+CODE_PUBLISH = SCRIPTS["code_publish"]
 
 
 class BrokerMailQueue:
@@ -49,8 +52,7 @@ class BrokerMailQueue:
         self.backup_delay_seconds = backup_delay_seconds
         self.clock = clock
         # The code-job publish goes through the multiplexed connection when there is one.
-        self.scripts_client = scripts_client
-        self._publish_sha = scripts.sha("code_publish")
+        self.scripts = AsyncRunner(broker, mux=scripts_client)
 
     def prepare_code(self, job: CodeJob) -> tuple[str, str, str]:
         """A code job as it goes to the broker: its Celery message, when its backup comes
@@ -77,13 +79,11 @@ class BrokerMailQueue:
         (workers/backups.py) looks at the send's state in Redis and pushes the job again only
         if its email has not gone out."""
         message, due, payload = self.prepare_code(job)
-        command = ("EVALSHA", self._publish_sha, 2, CODE_QUEUE, CODE_BACKUPS, message, due, payload)
-        client = self.scripts_client or self.broker
-        try:
-            await client.execute_command(*command)
-        except NoScriptError:  # a broker that lost its scripts (restart, failover)
-            await self.broker.script_load(scripts.source("code_publish"))
-            await client.execute_command(*command)
+        await self.scripts.run(
+            CODE_PUBLISH,
+            {"queue": CODE_QUEUE, "backups": CODE_BACKUPS},
+            {"message": message, "due": due, "payload": payload},
+        )
 
     async def publish_notice(self, job: NoticeJob) -> None:
         job = replace(job, published_at=self.clock())

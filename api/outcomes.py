@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from api.schemas import AccountView, EmailRefused, Pending, rfc3339_from
 from shared import codes
+from shared import results as r
 from shared.errors import (
     AccountLocked,
     ChallengeNotFound,
@@ -14,7 +17,7 @@ from shared.errors import (
     SendLimit,
     TooManyAttempts,
 )
-from shared.store import Outcome, Profile
+from shared.store import Profile
 from shared.times import rfc3339
 
 SIX_DIGITS = "the code must be six digits"
@@ -25,33 +28,36 @@ class InvalidCodeFormat(ValueError):
     """What was typed cannot be a code of that method; it is not counted as an attempt."""
 
 
-def refusal(outcome: Outcome) -> Exception | None:
-    """The exception a script's refusal stands for, or ``None`` when it did not refuse."""
-    match outcome.status:
-        case "not_found":
+_REFUSALS: dict[r.Refusal, Callable[[int], Exception]] = {
+    r.Refusal.LOCKED: AccountLocked,
+    r.Refusal.SEND_LIMIT: SendLimit,
+    r.Refusal.TOO_SOON: ResendTooSoon,
+    r.Refusal.TOO_MANY_ATTEMPTS: TooManyAttempts,
+}
+
+
+def refused(result: object) -> Exception:
+    """The exception a script's refusal stands for (``TypeError`` for an answer that is not
+    a refusal: a caller's bug)."""
+    match result:
+        case r.NotFound():
             return ChallengeNotFound()
-        case "locked":
-            return AccountLocked(outcome.number())
-        case "send_limit":
-            return SendLimit(outcome.number())
-        case "too_soon":
-            return ResendTooSoon(outcome.number())
-        case "too_many_attempts":
-            return TooManyAttempts(outcome.number())
-        case "invalid":
-            return InvalidCode(outcome.number())
-        case "used":
-            return CodeAlreadyUsed(outcome.number())
-        case "no_totp":
+        case r.Refused(reason, retry_after) | r.Stopped(reason, retry_after):
+            return _REFUSALS[reason](retry_after)
+        case r.Invalid(attempts_left):
+            return InvalidCode(attempts_left)
+        case r.Used(attempts_left):
+            return CodeAlreadyUsed(attempts_left)
+        case r.NoMethod():
             return MethodNotAvailable("this account has no authenticator app")
-    return None
+    raise TypeError(f"not a refusal: {result!r}")
 
 
-def methods(totp: str, recovery_remaining: str) -> list[str]:
+def methods(totp: bool, recovery_left: int) -> list[str]:
     available = ["email"]
-    if totp == "1":
+    if totp:
         available.append("totp")
-    if int(recovery_remaining or 0) > 0:
+    if recovery_left > 0:
         available.append("recovery_code")
     return available
 
@@ -59,26 +65,25 @@ def methods(totp: str, recovery_remaining: str) -> list[str]:
 def pending(
     challenge_id: str,
     email: str | None,
-    expires_at: str,
-    resend_at: str,
-    totp: str,
-    recovery: str,
+    expires_at: float,
+    resend_at: float,
+    totp: bool,
+    recovery_left: int,
     method: str = "email",
-    email_wait: str = "0",
+    email_wait: int = 0,
 ) -> Pending:
     """The body of a pending login or resend; ``email`` is None when no code was mailed,
     ``email_wait`` the seconds until the email cap takes one (login.lua)."""
-    wait = int(email_wait)
     return Pending(
         challenge_id=challenge_id,
         method=method,
-        methods=methods(totp, recovery),
+        methods=methods(totp, recovery_left),
         sent_to=codes.mask_email(email) if email else None,
-        email_refused=EmailRefused(code="send_limit", retry_after=wait)
-        if wait > 0 and not email
+        email_refused=EmailRefused(code="send_limit", retry_after=email_wait)
+        if email_wait > 0 and not email
         else None,
-        expires_at=rfc3339(float(expires_at)),
-        resend_available_at=rfc3339_from(float(resend_at)),
+        expires_at=rfc3339(expires_at),
+        resend_available_at=rfc3339_from(resend_at),
     )
 
 

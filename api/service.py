@@ -7,7 +7,7 @@ from api.authenticators import Authenticators
 from api.mailqueue import InLoginPublish, MailQueue
 from api.metrics import Metrics
 from api.outbox import Outbox, Seen
-from api.outcomes import account_view, pending, refusal
+from api.outcomes import account_view, pending, refused
 from api.schemas import (
     AccountView,
     AuditEventView,
@@ -22,6 +22,7 @@ from api.schemas import (
 )
 from api.webhooks import Announcer
 from shared import codes, guessing
+from shared import results as r
 from shared.clock import Clock
 from shared.crypto import Sealer
 from shared.errors import (
@@ -103,9 +104,9 @@ class TwoStep:
         outcome = await self.store.set_two_step(
             account_id, enabled, now, self.trail.entry(now, seen)
         )
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise AccountNotFound()
-        if outcome.values[0] == "1":
+        if outcome.changed:
             kind = NOTICE_TWO_STEP_ENABLED if enabled else NOTICE_TWO_STEP_DISABLED
             await self.outbox.notice(kind, account_id, now, seen)
             await self.trail.recorded(AccountKeys.of(account_id).tag, now)
@@ -117,17 +118,17 @@ class TwoStep:
         """Lift the account's lock and forget its back-off. True when it was locked."""
         now = self.clock()
         outcome = await self.store.unlock(account_id, now, self.trail.entry(now, Seen.of(client)))
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise AccountNotFound()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
-        return outcome.values[0] == "1"
+        return outcome.changed
 
     async def reset_two_step(self, account_id: str, client: Client | None) -> AccountView:
         """Two-step off, app, recovery codes and trusted browsers gone; the owner is told."""
         now = self.clock()
         seen = Seen.of(client)
         outcome = await self.store.reset_two_step(account_id, now, self.trail.entry(now, seen))
-        if outcome.status == "not_found":
+        if isinstance(outcome, r.NotFound):
             raise AccountNotFound()
         await self.outbox.notice(NOTICE_TWO_STEP_RESET, account_id, now, seen)
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
@@ -173,40 +174,44 @@ class TwoStep:
             code_ttl_seconds=self.settings.code_ttl_seconds,
             resend_cooldown_seconds=self.settings.resend_cooldown_seconds,
             max_emails_per_hour=self.settings.max_emails_per_hour,
-            max_attempts=self.settings.max_attempts,
             audit=self.trail.entry(now, seen),
             publish=in_login,
         )
-        if outcome.status == "not_found":
-            self.metrics.logins.labels("account_not_found").inc()
-            raise AccountNotFound()
-        if outcome.status in ("disabled", "trusted"):
-            reason = "two_step_disabled" if outcome.status == "disabled" else "trusted_browser"
-            self.metrics.logins.labels(reason).inc()
-            if outcome.status == "trusted":
-                await self.trail.recorded(AccountKeys.of(account_id).tag, now)
-            return NotRequired(reason=reason)
-        refused = refusal(outcome)
-        if refused is not None:
-            self.metrics.logins.labels(outcome.status).inc()
-            raise refused
-        email, _locale, sends, expires_at, resend_at, totp, recovery, decided, wait = outcome.values
-        emailed = sends == "1"
+        match outcome:
+            case r.Opened():
+                pass
+            case r.NotFound():
+                self.metrics.logins.labels("account_not_found").inc()
+                raise AccountNotFound()
+            case r.Disabled() | r.Trusted():
+                trusted = isinstance(outcome, r.Trusted)
+                reason = "trusted_browser" if trusted else "two_step_disabled"
+                self.metrics.logins.labels(reason).inc()
+                if trusted:
+                    await self.trail.recorded(AccountKeys.of(account_id).tag, now)
+                return NotRequired(reason=reason)
+            case r.Refused(reason):
+                self.metrics.logins.labels(reason.value).inc()
+                raise refused(outcome)
+            case r.NoMethod():
+                self.metrics.logins.labels("no_totp").inc()
+                raise MethodNotAvailable("this account has no authenticator app")
+        emailed = outcome.sends == 1
         if emailed and in_login is not None:
             self.outbox.published_code()  # by the login script
         elif emailed:
-            await self.outbox.code(challenge_id, 1, code, float(expires_at), seen)
+            await self.outbox.code(challenge_id, 1, code, outcome.expires_at, seen)
         self._pending_logins.inc()
         await self.trail.recorded(AccountKeys.of(account_id).tag, now)
         return pending(
             challenge_id,
-            email if emailed else None,
-            expires_at,
-            resend_at,
-            totp,
-            recovery,
-            decided,
-            wait,
+            outcome.email if emailed else None,
+            outcome.expires_at,
+            outcome.resend_at,
+            outcome.totp,
+            outcome.recovery_left,
+            outcome.method,
+            outcome.email_wait,
         )
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
@@ -240,14 +245,22 @@ class TwoStep:
             max_emails_per_hour=self.settings.max_emails_per_hour,
             audit=self.trail.entry(now, seen),
         )
-        self.metrics.resends.labels(outcome.status).inc()
-        refused = refusal(outcome)
-        if refused is not None:
-            raise refused
-        email, _locale, sends, expires_at, resend_at, ip, label, totp, recovery = outcome.values
-        await self.outbox.code(challenge_id, int(sends), code, float(expires_at), Seen(ip, label))
+        if not isinstance(outcome, r.Resent):
+            self.metrics.resends.labels(_label(outcome)).inc()
+            raise refused(outcome)
+        self.metrics.resends.labels("pending").inc()
+        resent = outcome
+        seen_then = Seen(resent.ip, resent.label)
+        await self.outbox.code(challenge_id, resent.sends, code, resent.expires_at, seen_then)
         await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
-        return pending(challenge_id, email, expires_at, resend_at, totp, recovery)
+        return pending(
+            challenge_id,
+            resent.email,
+            resent.expires_at,
+            resent.resend_at,
+            resent.totp,
+            resent.recovery_left,
+        )
 
     async def verify(
         self, challenge_id: str, code: str, method: str, remember: bool, client: Client | None
@@ -284,33 +297,32 @@ class TwoStep:
             failure_weight=guessing.failure_weight(method),
             audit=self.trail.entry(now, seen),
         )
-        self.metrics.verifications.labels(method, outcome.status).inc()
-        if outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1:
-            for scope in outcome.values[1].split("+"):
+        self.metrics.verifications.labels(method, _label(outcome)).inc()
+        if isinstance(outcome, r.Stopped) and outcome.locks:
+            for scope in outcome.locks.split("+"):
                 self.metrics.locks.labels(scope).inc()
-            if len(outcome.values) > 3:  # this check locked the account: tell its owner
-                lock_seconds = outcome.number(3)
+            if outcome.account_id:  # this check locked the account: tell its owner
                 details = {
-                    "seconds": str(lock_seconds),
-                    "locked_until": rfc3339(now + lock_seconds),
+                    "seconds": str(outcome.lock_seconds),
+                    "locked_until": rfc3339(now + outcome.lock_seconds),
                 }
-                account_id = outcome.values[2]
-                await self.outbox.notice(NOTICE_ACCOUNT_LOCKED, account_id, now, seen, details)
+                await self.outbox.notice(
+                    NOTICE_ACCOUNT_LOCKED, outcome.account_id, now, seen, details
+                )
         # Refusals before any check (already locked) recorded nothing; these did.
-        if outcome.status in ("verified", "invalid", "used") or (
-            outcome.status in ("too_many_attempts", "locked") and len(outcome.values) > 1
+        if isinstance(outcome, r.Passed | r.Invalid | r.Used) or (
+            isinstance(outcome, r.Stopped) and outcome.locks
         ):
             await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
-        if outcome.status == "no_method":
+        if isinstance(outcome, r.NoMethod):
             raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")
-        refused = refusal(outcome)
-        if refused is not None:
-            raise refused
-        account_id, email, _locale, recovery_left = outcome.values
-        if method == "recovery_code" and email:
-            details = {"remaining": recovery_left}
+        if not isinstance(outcome, r.Passed):
+            raise refused(outcome)
+        account_id = outcome.account_id
+        if method == "recovery_code":
+            details = {"remaining": str(outcome.recovery_left)}
             await self.outbox.notice(NOTICE_RECOVERY_CODE_USED, account_id, now, seen, details)
-        if grant is not None and email:
+        if grant is not None:
             details = {"label": seen.label or UNKNOWN_BROWSER, "expires_at": grant.expires_at}
             await self.outbox.notice(NOTICE_TRUSTED_BROWSER_ADDED, account_id, now, seen, details)
         return Verified(account_id=account_id, trusted_browser=grant)
@@ -353,6 +365,24 @@ class TwoStep:
         audit = self.trail.entry(now, Seen.of(None))
         if await self.store.revoke_all_browsers(account_id, now, audit):
             await self.trail.recorded(AccountKeys.of(account_id).tag, now)
+
+
+# The status words the scripts answer, as the metrics have always labelled them.
+_LABELS: dict[type, str] = {
+    r.NotFound: "not_found",
+    r.NoMethod: "no_method",
+    r.Invalid: "invalid",
+    r.Used: "used",
+    r.Passed: "verified",
+    r.Resent: "pending",
+}
+
+
+def _label(result: object) -> str:
+    """A script's answer as a metric label: its status word."""
+    if isinstance(result, r.Refused | r.Stopped):
+        return result.reason.value
+    return _LABELS[type(result)]
 
 
 def _event_view(tag: str, event: AuditEvent) -> AuditEventView:

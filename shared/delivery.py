@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import redis
-from redis.commands.core import Script
-from redis.exceptions import NoScriptError
-
-from shared import scripts
+from shared import results as r
 from shared.keys import (
     MAIL_BUCKET,
     AccountKeys,
@@ -17,6 +13,8 @@ from shared.keys import (
     tag_of_challenge,
 )
 from shared.redisconn import SyncStateRedis
+from shared.runner import SyncRunner
+from shared.scripts import SCRIPTS
 
 NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 
@@ -24,20 +22,6 @@ NOTICE_MARKER_TTL_SECONDS = 2 * 86400
 def _text(item: Any) -> str:
     """A reply item as text (the workers' clients answer bytes; a missing field is "")."""
     return item.decode() if isinstance(item, bytes) else str(item or "")
-
-
-class Claim(NamedTuple):
-    """What a worker's claim on a send answered: ``send`` (then the account's address,
-    language and time zone, read in the same step), or why not: done, busy, stale, expired."""
-
-    status: str
-    email: str = ""
-    locale: str = ""
-    time_zone: str = ""  # none: times in UTC
-
-    @classmethod
-    def of(cls, answer: list[Any]) -> Claim:
-        return cls(*map(_text, answer))
 
 
 class Address(NamedTuple):
@@ -48,13 +32,19 @@ class Address(NamedTuple):
     time_zone: str = ""  # none: times in UTC
 
 
-def _claim_keys(challenge_id: str) -> list[str] | None:
+Claim = r.Claimed | r.NotToSend
+
+CLAIM_CODE_SEND = SCRIPTS["claim_code_send"]
+TAKE_MAIL_TOKEN = SCRIPTS["take_mail_token"]
+
+
+def _claim_keys(challenge_id: str) -> dict[str, str] | None:
     """The challenge and its account's profile (one hash tag: one Cluster slot)."""
     tag = tag_of_challenge(challenge_id)
     if tag is None:
         return None
     keys = AccountKeys(tag)
-    return [keys.challenge(challenge_id), keys.profile]
+    return {"challenge": keys.challenge(challenge_id), "profile": keys.profile}
 
 
 class DeliveryStore:
@@ -62,17 +52,7 @@ class DeliveryStore:
 
     def __init__(self, redis: SyncStateRedis) -> None:
         self.redis = redis
-        self._scripts: dict[str, Script] = {
-            name: redis.register_script(scripts.source(name))
-            for name in (
-                "claim_code_send",
-                "finish_code_send",
-                "claim_notice",
-                "finish_notice",
-                "take_mail_token",
-                "return_mail_token",
-            )
-        }
+        self.scripts = SyncRunner(redis)
 
     def claim_code_send_paced(
         self,
@@ -87,48 +67,32 @@ class DeliveryStore:
         """May this worker send the email of a send (``claim_code_send.lua``)? The claim and
         a token of the global mail rate (``take_mail_token``) in one round trip: the claim,
         and the seconds to wait before sending (0: a token was taken). They touch keys in
-        different Cluster slots, so they are two scripts, pipelined. A token taken for a send
-        that is not this worker's to make is given back (``return_mail_token``)."""
+        different Cluster slots, so they are two scripts, pipelined (each may run twice after
+        a NOSCRIPT: a claim is the claimant's again, a token one more taken). A token taken
+        for a send that is not this worker's to make is given back (``return_mail_token``)."""
         keys = _claim_keys(challenge_id)
         if keys is None:
-            return Claim("stale"), 0.0
-        answer, wait_ms = self._pipelined(
+            return r.NotToSend("stale"), 0.0
+        claim, wait_ms = self.scripts.run_together(
             [
-                ("claim_code_send", keys, [send_no, f"{now:.3f}", claimant, hold_seconds]),
-                ("take_mail_token", [MAIL_BUCKET], [rate_per_second, burst]),
+                (CLAIM_CODE_SEND, keys, {"send_no": send_no, "now": f"{now:.3f}",
+                                         "claimant": claimant, "hold_seconds": hold_seconds}),
+                (TAKE_MAIL_TOKEN, {"bucket": MAIL_BUCKET},
+                 {"rate": rate_per_second, "burst": burst}),
             ]
-        )
-        return Claim.of(answer), int(wait_ms) / 1000
-
-    def _pipelined(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
-        """Scripts in one round trip (on a Cluster, one each): EVALSHA each, straight
-        (redis-py's script objects make a pipeline ask SCRIPT EXISTS first, a round trip of
-        its own). A Redis that lost its
-        scripts answers NOSCRIPT once: they are loaded, and the calls made again (both
-        scripts may run twice: a claim is the claimant's again, a token one more taken)."""
-        if isinstance(self.redis, redis.RedisCluster):
-            # redis-py refuses EVALSHA in a cluster pipeline: one call after the other.
-            return [self._scripts[name](keys=keys, args=args) for name, keys, args in calls]
-        for _ in range(2):
-            with self.redis.pipeline(transaction=False) as pipe:
-                for name, keys, args in calls:
-                    pipe.evalsha(scripts.sha(name), len(keys), *keys, *args)
-                results: list[Any] = pipe.execute(raise_on_error=False)
-            if not any(isinstance(result, NoScriptError) for result in results):
-                for result in results:
-                    if isinstance(result, Exception):
-                        raise result
-                return results
-            for name, _keys, _args in calls:
-                self.redis.script_load(scripts.source(name))
-        raise NoScriptError("scripts could not be loaded")
+        )  # fmt: skip
+        return claim, int(wait_ms) / 1000
 
     def finish_code_send(
         self, challenge_id: str, send_no: int, outcome: str, claimant: str
     ) -> None:
         key = challenge_key(challenge_id)
         if key is not None:
-            self._scripts["finish_code_send"](keys=[key], args=[send_no, outcome, claimant])
+            self.scripts.run(
+                SCRIPTS["finish_code_send"],
+                {"challenge": key},
+                {"send_no": send_no, "outcome": outcome, "claimant": claimant},
+            )
 
     def address_of(self, account_id: str) -> Address | None:
         """The account's address, language and time zone now, or None when it is gone."""
@@ -138,24 +102,28 @@ class DeliveryStore:
         return Address(*map(_text, fields))
 
     def claim_notice(self, notice_id: str, claimant: str, hold_seconds: int) -> str:
-        answer = self._scripts["claim_notice"](
-            keys=[notice_marker(notice_id)], args=[claimant, hold_seconds]
+        answer = self.scripts.run(
+            SCRIPTS["claim_notice"],
+            {"marker": notice_marker(notice_id)},
+            {"claimant": claimant, "hold_seconds": hold_seconds},
         )
-        return answer.decode() if isinstance(answer, bytes) else str(answer)
+        return _text(answer)
 
     def finish_notice(self, notice_id: str, claimant: str, sent: bool) -> None:
-        self._scripts["finish_notice"](
-            keys=[notice_marker(notice_id)],
-            args=[claimant, "1" if sent else "0", NOTICE_MARKER_TTL_SECONDS],
-        )
+        self.scripts.run(
+            SCRIPTS["finish_notice"],
+            {"marker": notice_marker(notice_id)},
+            {"claimant": claimant, "sent": "1" if sent else "0",
+             "marker_ttl": NOTICE_MARKER_TTL_SECONDS},
+        )  # fmt: skip
 
     def return_mail_token(self, burst: float) -> None:
         """Give back a token taken for a send this worker did not make."""
-        self._scripts["return_mail_token"](keys=[MAIL_BUCKET], args=[burst])
+        self.scripts.run(SCRIPTS["return_mail_token"], {"bucket": MAIL_BUCKET}, {"burst": burst})
 
     def take_mail_token(self, rate_per_second: float, burst: float) -> float:
         """Seconds to wait before sending; 0 when this worker may send now."""
-        wait_ms = self._scripts["take_mail_token"](
-            keys=[MAIL_BUCKET], args=[rate_per_second, burst]
+        wait_ms = self.scripts.run(
+            TAKE_MAIL_TOKEN, {"bucket": MAIL_BUCKET}, {"rate": rate_per_second, "burst": burst}
         )
         return int(wait_ms) / 1000

@@ -121,7 +121,7 @@ class AccountKeys:
         return f"{self.base}:webhook-claim"
 
     def challenge(self, challenge_id: str) -> str:
-        """HASH of one challenge; see ``shared/lua/create_challenge.lua`` for its fields."""
+        """HASH of one challenge; ``shared/lua/login.lua`` writes its fields."""
         return self.challenge_prefix + short_id(challenge_id)
 
     def all_fixed(self) -> list[str]:

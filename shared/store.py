@@ -6,14 +6,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
-
-from shared import scripts
+from shared import results as r
 from shared.clientip import plain_ip
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
 from shared.muxredis import MuxRedis
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
+from shared.runner import AsyncRunner
+from shared.scripts import AUDIT_ARGS, SCRIPTS
 from shared.settings import Settings
 
 # What an Audit without settings uses: the settings' own defaults.
@@ -68,9 +67,11 @@ class Audit:
     ip: str = ""
     request_id: str = ""
 
-    def args(self, now: float) -> list[str | int | float]:
+    def args(self, now: float) -> dict[str, str | int]:
+        """The audit's arguments of a script, by their names (``shared/scripts.py``)."""
         at = now if self.at is None else self.at
-        return [self.cap, self.keep_seconds, f"{at:.3f}", self.ip, self.request_id]
+        values = (self.cap, self.keep_seconds, f"{at:.3f}", self.ip, self.request_id)
+        return dict(zip(AUDIT_ARGS, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,17 +84,6 @@ class AuditEvent:
     ip: str
     request_id: str
     details: dict[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a script said: a status word and the values that go with it."""
-
-    status: str
-    values: tuple[str, ...]
-
-    def number(self, index: int = 0) -> int:
-        return int(float(self.values[index]))
 
 
 def browser_record(digest: str, created_at: float, ip: str, label: str) -> str:
@@ -161,9 +151,13 @@ _NO_JOB = InLoginJob("", "", "", "", "", "", "")
 KEEP = "="
 
 
-def _outcome(raw: Any) -> Outcome:
-    items = [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
-    return Outcome(items[0], tuple(items[1:]))
+LOGIN = SCRIPTS["login"]
+RESEND = SCRIPTS["resend"]
+VERIFY = SCRIPTS["verify"]
+
+LoginResult = r.NotFound | r.Disabled | r.Trusted | r.Refused | r.NoMethod | r.Opened
+ResendResult = r.NotFound | r.Refused | r.Resent
+VerifyResult = r.NotFound | r.NoMethod | r.Stopped | r.Invalid | r.Used | r.Passed
 
 
 class Store:
@@ -176,68 +170,25 @@ class Store:
         scripts_client: MuxRedis | None = None,
     ) -> None:
         self.redis = redis
-        self._shas = {name: scripts.sha(name) for name in scripts.NAMES}
-        self._ack = replica_ack or replica_ack_of(redis)
         # The scripts go through the process's multiplexed connection when there is one
-        # (shared/muxredis.py): the same server as ``redis``, less CPU per call.
-        self.scripts_client = scripts_client if self._ack is None else None
-
-    async def _run(self, name: str, keys: list[str], args: list[str | int | float]) -> Any:
-        if self._ack is not None:
-            return await self._run_acknowledged(self._ack, name, keys, args)
-        # EVALSHA straight through execute_command: redis-py's Script wrapper costs more
-        # than the round trip on the login path. A Redis that lost its scripts (restart,
-        # failover) answers NOSCRIPT once, and the script is loaded again.
-        client = self.scripts_client or self.redis
-        try:
-            return await client.execute_command(
-                "EVALSHA", self._shas[name], len(keys), *keys, *args
-            )
-        except NoScriptError:
-            await self.redis.script_load(scripts.source(name))
-            return await client.execute_command(
-                "EVALSHA", self._shas[name], len(keys), *keys, *args
-            )
-
-    async def _run_acknowledged(
-        self, ack: ReplicaAck, name: str, keys: list[str], args: list[str | int | float]
-    ) -> Any:
-        """The script, then ``WAIT`` on the same connection, in one round trip: the answer
-        counts only once enough replicas hold what the script wrote, so that a failover
-        cannot take back a change the API acknowledged."""
-        for _ in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.execute_command("EVALSHA", self._shas[name], len(keys), *keys, *args)
-                pipe.wait(ack.replicas, ack.timeout_ms)
-                result, acknowledged = await pipe.execute(raise_on_error=False)
-            if isinstance(result, NoScriptError):
-                await self.redis.script_load(scripts.source(name))
-                continue
-            if isinstance(result, Exception):
-                raise result
-            if isinstance(acknowledged, Exception):
-                raise acknowledged
-            if int(acknowledged) < ack.replicas and isinstance(self.redis, Redis):
-                # Perhaps a master that a failover left behind: new connections ask the
-                # Sentinels again where the master is.
-                await self.redis.connection_pool.disconnect(inuse_connections=False)
-            ack.check(acknowledged)
-            return result
-        raise NoScriptError(f"script {name} could not be loaded")
+        # (shared/muxredis.py), unless writes wait for replicas (shared/runner.py).
+        self.scripts = AsyncRunner(redis, replica_ack or replica_ack_of(redis), scripts_client)
 
     async def _audited(
         self,
         name: str,
         keys: AccountKeys,
-        key_list: list[str],
-        args: list[str | int | float],
+        named_keys: dict[str, Any],
+        args: dict[str, Any],
         audit: Audit | None,
         now: float,
     ) -> Any:
-        """Run a script that records audit events: the stream is its last key, the audit
-        arguments its last five."""
-        return await self._run(
-            name, [*key_list, keys.events], [*args, *(audit or Audit()).args(now)]
+        """Run a script that records audit events: its stream and the audit's arguments
+        after its own (``_audit.lua``)."""
+        return await self.scripts.run(
+            SCRIPTS[name],
+            {**named_keys, "events": keys.events},
+            {**args, **(audit or Audit()).args(now)},
         )
 
     async def ping(self) -> bool:
@@ -258,11 +209,12 @@ class Store:
         UTC) and preferred second-step method (none: the app when one is confirmed, else
         email), or leave either as stored when given ``KEEP``."""
         keys = AccountKeys.of(account_id)
-        created = await self._run(
-            "upsert_profile",
-            [keys.profile],
-            [account_id, email, locale, f"{now:.3f}", time_zone or "", preferred_method or ""],
-        )
+        created = await self.scripts.run(
+            SCRIPTS["upsert_profile"],
+            {"profile": keys.profile},
+            {"account_id": account_id, "email": email, "locale": locale, "now": f"{now:.3f}",
+             "time_zone": time_zone or "", "preferred_method": preferred_method or ""},
+        )  # fmt: skip
         return bool(int(created[0]))
 
     async def get_profile(self, account_id: str, now: float) -> Profile | None:
@@ -288,46 +240,50 @@ class Store:
 
     async def set_two_step(
         self, account_id: str, enabled: bool, now: float, audit: Audit | None = None
-    ) -> Outcome:
+    ) -> r.NotFound | r.Done:
         keys = AccountKeys.of(account_id)
-        raw = await self._audited(
+        done: r.NotFound | r.Done = await self._audited(
             "set_two_step",
             keys,
-            [keys.profile, keys.browsers, keys.browser_expiry, keys.challenges, keys.sends],
-            ["1" if enabled else "0", f"{now:.3f}", keys.challenge_prefix],
+            {"profile": keys.profile, "browsers": keys.browsers,
+             "browser_expiry": keys.browser_expiry, "challenges": keys.challenges,
+             "sends": keys.sends},
+            {"enabled": "1" if enabled else "0", "now": f"{now:.3f}",
+             "challenge_prefix": keys.challenge_prefix},
+            audit,
+            now,
+        )  # fmt: skip
+        return done
+
+    async def unlock(
+        self, account_id: str, now: float, audit: Audit | None = None
+    ) -> r.NotFound | r.Done:
+        keys = AccountKeys.of(account_id)
+        done: r.NotFound | r.Done = await self._audited(
+            "unlock",
+            keys,
+            {"profile": keys.profile, "guard": keys.guard},
+            {"now": f"{now:.3f}"},
             audit,
             now,
         )
-        return _outcome(raw)
-
-    async def unlock(self, account_id: str, now: float, audit: Audit | None = None) -> Outcome:
-        keys = AccountKeys.of(account_id)
-        raw = await self._audited(
-            "unlock", keys, [keys.profile, keys.guard], [f"{now:.3f}"], audit, now
-        )
-        return _outcome(raw)
+        return done
 
     async def reset_two_step(
         self, account_id: str, now: float, audit: Audit | None = None
-    ) -> Outcome:
+    ) -> r.NotFound | r.Made:
         keys = AccountKeys.of(account_id)
-        raw = await self._audited(
+        made: r.NotFound | r.Made = await self._audited(
             "reset_two_step",
             keys,
-            [
-                keys.profile,
-                keys.totp,
-                keys.recovery,
-                keys.browsers,
-                keys.browser_expiry,
-                keys.challenges,
-                keys.sends,
-            ],
-            [f"{now:.3f}", keys.challenge_prefix],
+            {"profile": keys.profile, "totp": keys.totp, "recovery": keys.recovery,
+             "browsers": keys.browsers, "browser_expiry": keys.browser_expiry,
+             "challenges": keys.challenges, "sends": keys.sends},
+            {"now": f"{now:.3f}", "challenge_prefix": keys.challenge_prefix},
             audit,
             now,
-        )
-        return _outcome(raw)
+        )  # fmt: skip
+        return made
 
     async def events(
         self, account_id: str, limit: int, before: str | None
@@ -351,11 +307,12 @@ class Store:
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
         rest = [key for key in keys.all_fixed() if key not in (keys.challenges, keys.sends)]
-        return int(
-            await self._run(
-                "delete_account", [keys.challenges, keys.sends, *rest], [keys.challenge_prefix]
-            )
+        removed = await self.scripts.run(
+            SCRIPTS["delete_account"],
+            {"challenges": keys.challenges, "sends": keys.sends, "others...": rest},
+            {"challenge_prefix": keys.challenge_prefix},
         )
+        return int(removed)
 
     # Logins and challenges
 
@@ -374,56 +331,53 @@ class Store:
         code_ttl_seconds: int,
         resend_cooldown_seconds: int,
         max_emails_per_hour: int,
-        max_attempts: int,
         audit: Audit | None = None,
         publish: InLoginJob | None = None,
-    ) -> Outcome:
+    ) -> LoginResult:
         """``method``: "email", "totp", or "" for the account's own (login.lua decides).
         ``publish``: the code job, pushed by the login script itself (same server) only if
         the script decides to email."""
         keys = AccountKeys.of(account_id)
         job = publish or _NO_JOB
-        raw = await self._audited(
-            "login",
-            keys,
-            [
-                keys.profile,
-                keys.guard,
-                keys.sends,
-                keys.challenges,
-                keys.browsers,
-                keys.browser_expiry,
-                keys.challenge(challenge_id),
-                keys.recovery,
+        opened: LoginResult = await self.scripts.run(
+            LOGIN,
+            {
+                "profile": keys.profile,
+                "guard": keys.guard,
+                "sends": keys.sends,
+                "challenges": keys.challenges,
+                "browsers": keys.browsers,
+                "browser_expiry": keys.browser_expiry,
+                "challenge": keys.challenge(challenge_id),
+                "recovery": keys.recovery,
                 # Without a job, stand-ins from the account's own slot (a Cluster refuses keys
                 # of other slots in a script); the script does not touch them.
-                job.queue or keys.profile,
-                job.backups or keys.profile,
-            ],
-            [
-                f"{now:.3f}",
-                code_digest,
-                code_ttl_seconds,
-                resend_cooldown_seconds,
-                max_emails_per_hour,
-                method,
-                browser_id,
-                token_digest,
-                account_id,
-                client_ip,
-                client_label,
-                max_attempts,
-                short_id(challenge_id),
-                job.broker_db,
-                job.state_db,
-                job.message,
-                job.due,
-                job.payload,
-            ],
-            audit,
-            now,
+                "queue": job.queue or keys.profile,
+                "backups": job.backups or keys.profile,
+                "events": keys.events,
+            },
+            {
+                "now": f"{now:.3f}",
+                "code_digest": code_digest,
+                "code_ttl": code_ttl_seconds,
+                "resend_cooldown": resend_cooldown_seconds,
+                "max_emails_per_hour": max_emails_per_hour,
+                "method": method,
+                "browser_id": browser_id,
+                "token_digest": token_digest,
+                "account_id": account_id,
+                "client_ip": client_ip,
+                "client_label": client_label,
+                "short_id": short_id(challenge_id),
+                "broker_db": job.broker_db,
+                "state_db": job.state_db,
+                "message": job.message,
+                "due": job.due,
+                "payload": job.payload,
+                **(audit or Audit()).args(now),
+            },
         )
-        return _outcome(raw)
+        return opened
 
     async def resend(
         self,
@@ -438,37 +392,25 @@ class Store:
         max_sends_per_challenge: int,
         max_emails_per_hour: int,
         audit: Audit | None = None,
-    ) -> Outcome:
+    ) -> ResendResult:
         tag = tag_of_challenge(challenge_id)
         if tag is None:
-            return Outcome("not_found", ())
+            return r.NotFound()
         keys = AccountKeys(tag)
-        raw = await self._audited(
+        resent: ResendResult = await self._audited(
             "resend",
             keys,
-            [
-                keys.challenge(challenge_id),
-                keys.profile,
-                keys.guard,
-                keys.sends,
-                keys.challenges,
-                keys.recovery,
-            ],
-            [
-                f"{now:.3f}",
-                code_digest,
-                code_ttl_seconds,
-                resend_cooldown_seconds,
-                max_sends_per_challenge,
-                max_emails_per_hour,
-                client_ip,
-                client_label,
-                short_id(challenge_id),
-            ],
+            {"challenge": keys.challenge(challenge_id), "profile": keys.profile,
+             "guard": keys.guard, "sends": keys.sends, "challenges": keys.challenges,
+             "recovery": keys.recovery},
+            {"now": f"{now:.3f}", "code_digest": code_digest, "code_ttl": code_ttl_seconds,
+             "resend_cooldown": resend_cooldown_seconds, "max_sends": max_sends_per_challenge,
+             "max_emails_per_hour": max_emails_per_hour, "client_ip": client_ip,
+             "client_label": client_label, "short_id": short_id(challenge_id)},
             audit,
             now,
-        )
-        return _outcome(raw)
+        )  # fmt: skip
+        return resent
 
     async def verify(
         self,
@@ -487,51 +429,50 @@ class Store:
         max_attempts: int,
         failure_weight: int,
         audit: Audit | None = None,
-    ) -> Outcome:
+    ) -> VerifyResult:
         """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
         ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
         expires at) to remember on success; a wrong code adds ``failure_weight`` failures
         toward the account lock."""
         tag = tag_of_challenge(challenge_id)
         if tag is None:
-            return Outcome("not_found", ())
+            return r.NotFound()
         keys = AccountKeys(tag)
         browser_id, record, browser_expires_at = browser or ("", "", 0.0)
-        raw = await self._audited(
-            "verify",
-            keys,
-            [
-                keys.challenge(challenge_id),
-                keys.guard,
-                keys.browsers,
-                keys.browser_expiry,
-                keys.profile,
-                keys.totp,
-                keys.recovery,
-                keys.recovery_used,
-            ],
-            [
-                f"{now:.3f}",
-                ",".join(candidates),
-                lock_threshold,
-                lock_seconds,
-                lock_max_seconds,
-                "1" if browser else "0",
-                browser_id,
-                record,
-                f"{browser_expires_at:.0f}",
-                max_trusted_browsers,
-                trusted_browser_ttl_seconds,
-                method,
-                -1 if totp_step is None else totp_step,
-                max_attempts,
-                short_id(challenge_id),
-                failure_weight,
-            ],
-            audit,
-            now,
+        checked: VerifyResult = await self.scripts.run(
+            VERIFY,
+            {
+                "challenge": keys.challenge(challenge_id),
+                "guard": keys.guard,
+                "browsers": keys.browsers,
+                "browser_expiry": keys.browser_expiry,
+                "profile": keys.profile,
+                "totp": keys.totp,
+                "recovery": keys.recovery,
+                "recovery_used": keys.recovery_used,
+                "events": keys.events,
+            },
+            {
+                "now": f"{now:.3f}",
+                "candidates": ",".join(candidates),
+                "lock_threshold": lock_threshold,
+                "lock_seconds": lock_seconds,
+                "lock_max_seconds": lock_max_seconds,
+                "remember": "1" if browser else "0",
+                "browser_id": browser_id,
+                "browser_record": record,
+                "browser_expires_at": f"{browser_expires_at:.0f}",
+                "max_browsers": max_trusted_browsers,
+                "browser_ttl": trusted_browser_ttl_seconds,
+                "method": method,
+                "totp_step": -1 if totp_step is None else totp_step,
+                "max_attempts": max_attempts,
+                "short_id": short_id(challenge_id),
+                "failure_weight": failure_weight,
+                **(audit or Audit()).args(now),
+            },
         )
-        return _outcome(raw)
+        return checked
 
     async def sealed_totp_of_challenge(self, challenge_id: str) -> str | None:
         """The active sealed TOTP secret of the account a challenge belongs to."""
@@ -564,15 +505,23 @@ class Store:
         self, account_id: str, sealed: str, pending_until: float, keep_seconds: int
     ) -> bool:
         keys = AccountKeys.of(account_id)
-        raw = await self._run(
-            "totp_enrol", [keys.profile, keys.totp], [sealed, f"{pending_until:.0f}", keep_seconds]
+        made = await self.scripts.run(
+            SCRIPTS["totp_enrol"],
+            {"profile": keys.profile, "totp": keys.totp},
+            {
+                "sealed": sealed,
+                "pending_until": f"{pending_until:.0f}",
+                "keep_seconds": keep_seconds,
+            },
         )
-        return _outcome(raw).status == "ok"
+        return isinstance(made, r.Made)
 
     async def reseal_totp(self, tag: str, old: str, new: str) -> bool:
         """Replace the active sealed secret, unless it changed meanwhile."""
-        key = AccountKeys(tag).totp
-        return bool(int(await self._run("totp_reseal", [key], [old, new])))
+        replaced = await self.scripts.run(
+            SCRIPTS["totp_reseal"], {"totp": AccountKeys(tag).totp}, {"old": old, "new": new}
+        )
+        return bool(int(replaced))
 
     async def pending_totp(self, account_id: str) -> str | None:
         return _text(await self.redis.hget(AccountKeys.of(account_id).totp, "pending"))
@@ -585,38 +534,42 @@ class Store:
         now: float,
         max_attempts: int,
         audit: Audit | None = None,
-    ) -> Outcome:
+    ) -> r.NotFound | r.Invalid | r.Refused | r.Done:
         keys = AccountKeys.of(account_id)
-        raw = await self._audited(
+        confirmed: r.NotFound | r.Invalid | r.Refused | r.Done = await self._audited(
             "totp_confirm",
             keys,
-            [keys.profile, keys.totp],
-            [f"{now:.3f}", sealed, -1 if step is None else step, max_attempts],
+            {"profile": keys.profile, "totp": keys.totp},
+            {"now": f"{now:.3f}", "sealed": sealed, "step": -1 if step is None else step,
+             "max_attempts": max_attempts},
             audit,
             now,
-        )
-        return _outcome(raw)
+        )  # fmt: skip
+        return confirmed
 
     async def disable_totp(
         self, account_id: str, now: float, audit: Audit | None = None
-    ) -> Outcome:
+    ) -> r.NotFound | r.Done:
         keys = AccountKeys.of(account_id)
-        raw = await self._audited("totp_disable", keys, [keys.profile, keys.totp], [], audit, now)
-        return _outcome(raw)
+        done: r.NotFound | r.Done = await self._audited(
+            "totp_disable", keys, {"profile": keys.profile, "totp": keys.totp}, {}, audit, now
+        )
+        return done
 
     async def replace_recovery_codes(
         self, account_id: str, digests: list[str], now: float, audit: Audit | None = None
-    ) -> Outcome:
+    ) -> r.NotFound | r.Made:
         keys = AccountKeys.of(account_id)
-        raw = await self._audited(
+        made: r.NotFound | r.Made = await self._audited(
             "recovery_replace",
             keys,
-            [keys.profile, keys.recovery, keys.recovery_used],
-            list(digests),
+            {"profile": keys.profile, "recovery": keys.recovery,
+             "recovery_used": keys.recovery_used},
+            {"digests...": list(digests)},
             audit,
             now,
-        )
-        return _outcome(raw)
+        )  # fmt: skip
+        return made
 
     # Trusted browsers
 
@@ -641,8 +594,8 @@ class Store:
         removed = await self._audited(
             "revoke_browsers",
             keys,
-            [keys.browsers, keys.browser_expiry],
-            [browser_id],
+            {"browsers": keys.browsers, "browser_expiry": keys.browser_expiry},
+            {"browser_id": browser_id},
             audit,
             now,
         )
@@ -653,6 +606,11 @@ class Store:
     ) -> int:
         keys = AccountKeys.of(account_id)
         removed = await self._audited(
-            "revoke_browsers", keys, [keys.browsers, keys.browser_expiry], [""], audit, now
+            "revoke_browsers",
+            keys,
+            {"browsers": keys.browsers, "browser_expiry": keys.browser_expiry},
+            {"browser_id": ""},
+            audit,
+            now,
         )
         return int(removed)

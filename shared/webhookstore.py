@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from redis.commands.core import Script
-
-from shared import scripts
 from shared.keys import WEBHOOKS_SINCE, AccountKeys
 from shared.redisconn import SyncStateRedis
+from shared.runner import SyncRunner
+from shared.scripts import SCRIPTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +25,16 @@ def _text(value: bytes | str) -> str:
 class WebhookStore:
     def __init__(self, redis: SyncStateRedis) -> None:
         self.redis = redis
-        self._scripts: dict[str, Script] = {
-            name: redis.register_script(scripts.source(name))
-            for name in ("webhook_claim", "webhook_advance", "webhook_release")
-        }
+        self.scripts = SyncRunner(redis)
 
     def claim(self, tag: str, claimant: str, hold_seconds: int) -> bool:
         """Take (or renew) the account's claim; False when another job holds it (that job
         is then told to read the stream once more before it lets go)."""
         keys = AccountKeys(tag)
-        answer = self._scripts["webhook_claim"](
-            keys=[keys.webhook_claim, keys.webhook_again], args=[claimant, hold_seconds]
+        answer = self.scripts.run(
+            SCRIPTS["webhook_claim"],
+            {"claim": keys.webhook_claim, "again": keys.webhook_again},
+            {"claimant": claimant, "hold_seconds": hold_seconds},
         )
         return _text(answer) == "claimed"
 
@@ -45,17 +43,21 @@ class WebhookStore:
     ) -> bool:
         """Move the cursor to a delivered event; False when the claim was lost."""
         keys = AccountKeys(tag)
-        answer = self._scripts["webhook_advance"](
-            keys=[keys.webhook_claim, keys.webhook_cursor],
-            args=[claimant, event_id, hold_seconds, keep_seconds],
-        )
+        answer = self.scripts.run(
+            SCRIPTS["webhook_advance"],
+            {"claim": keys.webhook_claim, "cursor": keys.webhook_cursor},
+            {"claimant": claimant, "event_id": event_id, "hold_seconds": hold_seconds,
+             "keep_seconds": keep_seconds},
+        )  # fmt: skip
         return int(answer) == 1
 
     def release(self, tag: str, claimant: str, hold_seconds: int) -> str:
         """ "released", "again" (read once more, the claim is kept) or "lost"."""
         keys = AccountKeys(tag)
-        answer = self._scripts["webhook_release"](
-            keys=[keys.webhook_claim, keys.webhook_again], args=[claimant, hold_seconds]
+        answer = self.scripts.run(
+            SCRIPTS["webhook_release"],
+            {"claim": keys.webhook_claim, "again": keys.webhook_again},
+            {"claimant": claimant, "hold_seconds": hold_seconds},
         )
         return _text(answer)
 

@@ -24,12 +24,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 import redis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
-from shared import scripts
 from shared.clock import Clock, StoreClock
 from shared.jobs import (
     CODE_BACKUPS,
@@ -42,6 +40,8 @@ from shared.jobs import (
 )
 from shared.keys import challenge_key
 from shared.redisconn import SyncStateRedis
+from shared.runner import SyncRunner
+from shared.scripts import SCRIPTS
 
 log = logging.getLogger("twostep.worker")
 
@@ -116,6 +116,7 @@ class BackupSweeper:
         batch: int = BATCH,
     ) -> None:
         self.broker = broker
+        self.scripts = SyncRunner(broker)
         self.state = state
         self.lease_seconds = delay_seconds
         self.clock = clock
@@ -127,16 +128,23 @@ class BackupSweeper:
             self.clock.refresh_blocking(self.state)  # the due times are the store's time
         done = Sweep()
         while True:
-            leased = self._script("backup_take", [CODE_BACKUPS], self._take_args())
+            leased = self.take()
             if not leased:
                 return done
             done += self._settle(leased)
             if len(leased) < self.batch:
                 return done
 
-    def _take_args(self) -> list[Any]:
+    def take(self) -> list[bytes]:
+        """Lease the backups due now, at most a batch (``backup_take.lua``)."""
         now = self.clock()
-        return [f"{now:.3f}", f"{now + self.lease_seconds:.3f}", self.batch]
+        leased: list[bytes] = self.scripts.run(
+            SCRIPTS["backup_take"],
+            {"backups": CODE_BACKUPS},
+            {"now": f"{now:.3f}", "lease_until": f"{now + self.lease_seconds:.3f}",
+             "batch": self.batch},
+        )  # fmt: skip
+        return leased
 
     def _settle(self, leased: list[bytes]) -> Sweep:
         jobs: list[tuple[CodeJob, str, bytes]] = []
@@ -178,7 +186,11 @@ class BackupSweeper:
                         argsrepr=f"{argsrepr_of(job)} backup",
                     )
                 )
-        self._script("backup_settle", [CODE_QUEUE, CODE_BACKUPS], [len(again), *again, *settled])
+        self.scripts.run(
+            SCRIPTS["backup_settle"],
+            {"queue": CODE_QUEUE, "backups": CODE_BACKUPS},
+            {"pushed": len(again), "items...": [*again, *settled]},
+        )
         if again:
             log.warning(
                 "code backups: %d jobs sent again (lost, or still queued after the delay)",
@@ -186,13 +198,6 @@ class BackupSweeper:
                 extra={"count": len(again)},
             )
         return Sweep(settled=len(settled), sent_again=len(again), held=held)
-
-    def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        try:
-            return self.broker.evalsha(scripts.sha(name), len(keys), *keys, *args)
-        except NoScriptError:
-            self.broker.script_load(scripts.source(name))
-            return self.broker.evalsha(scripts.sha(name), len(keys), *keys, *args)
 
 
 class SweeperThread:

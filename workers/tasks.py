@@ -14,6 +14,7 @@ from shared.codes import mask_email
 from shared.crypto import SealError
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, CodeJob, NoticeJob, code_seal_context, job_of
+from shared.results import NotToSend
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -91,13 +92,13 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
         job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime),
         *runtime.mail_rate(),
     )  # fmt: skip
-    if claim.status != "send" and token_wait == 0:
-        # A duplicate (a backup's copy, a retry of a busy send) must not use up the mail
-        # rate that real sends need.
-        runtime.delivery.return_mail_token(runtime.mail_rate()[1])
-    if claim.status == "busy":
-        raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
-    if claim.status != "send":
+    if isinstance(claim, NotToSend):
+        if token_wait == 0:
+            # A duplicate (a backup's copy, a retry of a busy send) must not use up the mail
+            # rate that real sends need.
+            runtime.delivery.return_mail_token(runtime.mail_rate()[1])
+        if claim.status == "busy":
+            raise RetryLater(BUSY_RETRY_SECONDS, "another worker is sending it")
         log.info("code email dropped, %s %s", claim.status, job.describe())
         return claim.status
     try:

@@ -1,7 +1,8 @@
 -- backup_settle.lua (on the broker): a sweeper's decision on the backups it leased.
--- KEYS[1] the code queue  KEYS[2] the backups (sorted set)
--- ARGV[1] M, the number of messages  ARGV[2 .. M+1] the Celery messages to push again
--- ARGV[M+2 ..] the settled backups, removed (the leased ones not named here stay leased)
+-- KEYS[1] queue (the code queue)  KEYS[2] backups (a sorted set)
+-- ARGV[1] pushed: M, the number of messages
+-- ARGV[2..] items...: M Celery messages to push again, then the settled backups, removed
+-- (the leased ones not named here stay leased)
 -- Invariant: a backup leaves the set only in the step that pushes its job again, if it must
 -- go again.
 local pushed = tonumber(ARGV[1])

@@ -1,6 +1,7 @@
 -- backup_take.lua (on the broker): lease up to N backups that have come due to one sweeper.
--- KEYS[1] the backups (sorted set)
--- ARGV[1] now (epoch s)  ARGV[2] until when the lease holds (epoch s)  ARGV[3] N
+-- KEYS[1] backups (a sorted set)
+-- ARGV[1] now (epoch s)  ARGV[2] lease_until: when the lease ends (epoch s)
+-- ARGV[3] batch: N, the most backups to lease
 -- Returns the leased members, oldest first.
 -- Invariant: a backup is leased to one sweeper at a time; one that dies holding a lease
 -- leaves its backups to come due again when the lease ends, so none is lost.

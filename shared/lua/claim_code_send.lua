@@ -1,8 +1,9 @@
 -- claim_code_send.lua: may this worker send the email of send number N of a challenge?
--- KEYS[1] challenge  KEYS[2] the account's profile (same hash tag)
--- ARGV[1] send number  ARGV[2] now (epoch s)  ARGV[3] claimant (worker id)
--- ARGV[4] how long the claim holds (s)
--- Returns {"send", email, locale, time zone ('' for none)} | {"done"} (already accepted by the mail server)
+-- KEYS[1] challenge  KEYS[2] profile (the account's: same hash tag)
+-- ARGV[1] send_no  ARGV[2] now (epoch s)  ARGV[3] claimant (worker id)
+-- ARGV[4] hold_seconds: how long the claim holds
+-- Returns {"send", email, locale, time_zone} (time_zone '' for none)
+--       | {"done"} (already accepted by the mail server)
 --       | {"busy"} (another worker is sending it) | {"stale"} (resent, verified, locked,
 --         deleted) | {"expired"}
 -- The address (and language and zone) is the account's at send time: code jobs carry none.

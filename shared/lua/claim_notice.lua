@@ -1,6 +1,6 @@
 -- claim_notice.lua: may this worker send a notice email?
--- KEYS[1] the notice's marker
--- ARGV[1] claimant (worker id)  ARGV[2] how long the claim holds (s)
+-- KEYS[1] marker (the notice's)
+-- ARGV[1] claimant (worker id)  ARGV[2] hold_seconds: how long the claim holds
 -- Returns "send" | "done" | "busy"
 -- Invariant: a notice marked sent is never sent again; one claimant at a time.
 local value = redis.call('GET', KEYS[1])

@@ -1,8 +1,8 @@
 -- delete_account.lua: forget everything the service holds for one account.
 -- KEYS[1] challenges (a HASH whose fields are the short ids of challenges that sent no email)
 -- KEYS[2] sends (a ZSET of "<short id>:<send number>": every challenge that sent an email)
--- KEYS[3..n] the account's other keys
--- ARGV[1] the key prefix of the account's challenges (from shared/keys.py)
+-- KEYS[3..] others... (the account's other keys)
+-- ARGV[1] challenge_prefix: the key prefix of the account's challenges (shared/keys.py)
 -- Returns the number of keys removed.
 -- Invariant: one step, so no challenge opened meanwhile can outlive the profile. A live
 -- challenge is always in one of the two: its last send is younger than the hour the send

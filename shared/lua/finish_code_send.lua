@@ -1,6 +1,6 @@
 -- finish_code_send.lua: record how a worker's attempt to send a code email ended.
 -- KEYS[1] challenge
--- ARGV[1] send number  ARGV[2] outcome: sent | retrying | failed  ARGV[3] claimant
+-- ARGV[1] send_no  ARGV[2] outcome: sent | retrying | failed  ARGV[3] claimant
 -- Returns 1 when the challenge still exists, else 0.
 -- Invariant: "sent" is recorded before the claim is released; a stale send never
 -- overwrites the delivery state of the newer send that replaced it.

@@ -1,6 +1,7 @@
 -- finish_notice.lua: record how a worker's attempt to send a notice ended.
--- KEYS[1] the notice's marker
--- ARGV[1] claimant  ARGV[2] "1" if the mail server accepted it  ARGV[3] marker ttl (s)
+-- KEYS[1] marker (the notice's)
+-- ARGV[1] claimant  ARGV[2] sent: "1" if the mail server accepted it
+-- ARGV[3] marker_ttl (s)
 -- Returns 1 if the marker changed, else 0.
 -- Invariant: only the claimant releases its claim; "sent" sticks for the marker's ttl.
 if ARGV[2] == '1' then

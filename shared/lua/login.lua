@@ -1,43 +1,35 @@
 -- login.lua: decide whether a login needs a second step and, if so, open a challenge.
--- KEYS[1] profile  KEYS[2] guard  KEYS[3] sends  KEYS[4] challenges
--- KEYS[5] browsers  KEYS[6] browser-expiry  KEYS[7] the new challenge  KEYS[8] recovery
--- ARGV[1] now (epoch s)  ARGV[2] code digest (kept only if emailed)  ARGV[3] code ttl s
--- ARGV[4] resend cooldown s  ARGV[5] max code emails per rolling hour
+-- KEYS[1] profile  KEYS[2] guard  KEYS[3] sends (the account's send log)  KEYS[4] challenges
+-- KEYS[5] browsers  KEYS[6] browser_expiry  KEYS[7] challenge (the new one)  KEYS[8] recovery
+-- KEYS[9] queue  KEYS[10] backups: the code queue and its backups, on the broker, which is
+-- then a database of this same server (standalone only; api/mailqueue.py InLoginPublish);
+-- without a job, stand-ins of the account's own slot, left untouched
+-- ARGV[1] now (epoch s)  ARGV[2] code_digest (kept only if emailed)  ARGV[3] code_ttl (s)
+-- ARGV[4] resend_cooldown (s)  ARGV[5] max_emails_per_hour (code emails, rolling hour)
 -- ARGV[6] method asked for: "email", "totp", or "" for the account's own (its preference,
 -- else the app when one is confirmed, else email)
--- ARGV[7] trusted browser id ("" if none)  ARGV[8] its token digest
--- ARGV[9] account id  ARGV[10] client ip  ARGV[11] client label  ARGV[12] unused
--- ARGV[13] the challenge's short id (its key's last part)
--- KEYS[9] the code queue  KEYS[10] its backups: on the broker, which is then a database of
--- this same server (standalone only; api/mailqueue.py InLoginPublish)
--- ARGV[14] the broker's database ("" when the job is published after the script instead)
--- ARGV[15] this script's own database  ARGV[16] the code job's Celery message
--- ARGV[17] when its backup comes due (epoch s)  ARGV[18] the job's payload (JSON)
+-- ARGV[7] browser_id (trusted browser, "" if none)  ARGV[8] token_digest (its token's)
+-- ARGV[9] account_id  ARGV[10] client_ip  ARGV[11] client_label
+-- ARGV[12] short_id (the challenge's: its key's last part)
+-- ARGV[13] broker_db ("" when the job is published after the script instead)
+-- ARGV[14] state_db (this script's own database)  ARGV[15] message (the code job's Celery
+-- message)  ARGV[16] due (when its backup comes due, epoch s)  ARGV[17] payload (JSON)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
 --       | {"send_limit", retry_after} | {"no_totp"}
---       | {"pending", email, locale, sends, expires_at, resend_at, totp, recovery_remaining,
---          method, email_wait}
+--       | {"pending", email, sends, expires_at, resend_at, totp, recovery_left, method,
+--          email_wait}
 --   method: the one decided ("email" when sends is 1; else "totp", or "recovery_code" when
 --   the email cap refused an email and the account has no app); email_wait: seconds until
 --   the email cap would take an email, 0 when it would now.
 -- Invariant: a challenge exists only for an enabled, unlocked account, and only under its
 -- email cap unless it sends nothing and the account has an app or recovery codes; each code
 -- email it promises is counted in the rolling hour before it is queued, and only then; with
--- ARGV[14], its code job and backup are queued in the same atomic step as the challenge.
+-- a broker_db, its code job and backup are queued in the same atomic step as the challenge.
 local now = tonumber(ARGV[1])
-local profile = redis.call('HMGET', KEYS[1], 'email', 'locale', 'two_step', 'totp', 'pref')
+local profile = redis.call('HMGET', KEYS[1], 'email', 'two_step', 'totp', 'pref')
 if not profile[1] then return {'not_found'} end
-if profile[3] ~= '1' then return {'disabled'} end
-
-local function same(a, b)
-  if #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do
-    if string.byte(a, i) ~= string.byte(b, i) then diff = diff + 1 end
-  end
-  return diff == 0
-end
+if profile[2] ~= '1' then return {'disabled'} end
 
 local browser_id = ARGV[7]
 if browser_id ~= '' then
@@ -59,21 +51,16 @@ if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
 
 local ttl = tonumber(ARGV[3])
 local method = ARGV[6]
-local has_totp = profile[4] == '1'
+local has_totp = profile[3] == '1'
 if method == 'totp' and not has_totp then return {'no_totp'} end
 if method == '' then
   -- A preferred app that is not (or no longer) confirmed means email.
-  method = (profile[5] ~= 'email' and has_totp) and 'totp' or 'email'
+  method = (profile[4] ~= 'email' and has_totp) and 'totp' or 'email'
 end
 local recovery = redis.call('HLEN', KEYS[8])
 -- The cap is read for every challenge, so that one that sends nothing can say when email
 -- would be taken; it never refuses a challenge that another method can pass.
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 3600)
-local email_wait = 0
-if redis.call('ZCARD', KEYS[3]) >= tonumber(ARGV[5]) then
-  local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-  email_wait = math.max(1, math.ceil(tonumber(oldest[2]) + 3600 - now))
-end
+local email_wait = email_cap_wait(KEYS[3], now, tonumber(ARGV[5]))
 local sends = 0
 local resend_at = now + email_wait
 if method == 'email' then
@@ -82,8 +69,7 @@ if method == 'email' then
     elseif recovery > 0 then method = 'recovery_code'
     else return {'send_limit', email_wait} end
   else
-    redis.call('ZADD', KEYS[3], now, ARGV[13] .. ':1')
-    redis.call('EXPIRE', KEYS[3], 3600)
+    email_cap_count(KEYS[3], now, ARGV[12] .. ':1')
     sends = 1
     resend_at = now + tonumber(ARGV[4])
   end
@@ -96,18 +82,18 @@ redis.call('HSET', KEYS[7],
   'resend_at', resend_at, 'delivery', sends == 1 and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
 redis.call('EXPIRE', KEYS[7], ttl)
-audit('challenge_issued', 'challenge', ARGV[13], 'method', method)
+audit('challenge_issued', 'challenge', ARGV[12], 'method', method)
 if sends == 0 then
   -- An email challenge is found through its entry in the send log; one with no email yet
   -- (TOTP) needs the index, so that deleting the account still finds it.
-  redis.call('HSET', KEYS[4], ARGV[13], 1)
+  redis.call('HSET', KEYS[4], ARGV[12], 1)
   redis.call('EXPIRE', KEYS[4], ttl)
 end
-if sends == 1 and ARGV[14] ~= '' then
+if sends == 1 and ARGV[13] ~= '' then
+  redis.call('SELECT', ARGV[13])
+  redis.call('LPUSH', KEYS[9], ARGV[15])
+  redis.call('ZADD', KEYS[10], ARGV[16], ARGV[17])
   redis.call('SELECT', ARGV[14])
-  redis.call('LPUSH', KEYS[9], ARGV[16])
-  redis.call('ZADD', KEYS[10], ARGV[17], ARGV[18])
-  redis.call('SELECT', ARGV[15])
 end
-return {'pending', profile[1], profile[2], sends, tostring(expires_at), tostring(resend_at),
-        profile[4] or '0', recovery, method, email_wait}
+return {'pending', profile[1], sends, tostring(expires_at), tostring(resend_at),
+        profile[3] or '0', recovery, method, email_wait}

@@ -1,11 +1,11 @@
 -- reset_two_step.lua: support staff reset an account's two-step verification, for a user
 -- who lost their devices: two-step off, authenticator app, recovery codes and trusted
 -- browsers gone.
--- KEYS[1] profile  KEYS[2] totp  KEYS[3] recovery  KEYS[4] browsers  KEYS[5] browser-expiry
+-- KEYS[1] profile  KEYS[2] totp  KEYS[3] recovery  KEYS[4] browsers  KEYS[5] browser_expiry
 -- KEYS[6] challenges (short ids of challenges that mailed nothing)  KEYS[7] sends (send log)
--- ARGV[1] now (epoch s)  ARGV[2] the key prefix of the account's challenges
+-- ARGV[1] now (epoch s)  ARGV[2] challenge_prefix: the key prefix of the account's challenges
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"ok", email, locale}
+-- Returns {"not_found"} | {"ok"}
 -- Invariant: all of it in one step: no login can find the account half reset, and no
 -- challenge opened before the reset can still be answered after it (its code would sign in,
 -- and could even remember a browser, after the owner was told every way in was removed).
@@ -24,4 +24,4 @@ redis.call('DEL', KEYS[6])
 audit('two_step_reset', 'was_enabled', profile[3] == '1' and 1 or 0,
   'totp_removed', profile[4] == '1' and 1 or 0, 'recovery_codes_removed', recovery,
   'browsers_revoked', browsers)
-return {'ok', profile[1], profile[2]}
+return {'ok'}

@@ -1,6 +1,6 @@
 -- revoke_browsers.lua: forget one trusted browser, or all of them, of an account.
--- KEYS[1] browsers  KEYS[2] browser-expiry
--- ARGV[1] the browser id, or "" for all of them
+-- KEYS[1] browsers  KEYS[2] browser_expiry
+-- ARGV[1] browser_id, or "" for all of them
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns the number of browsers forgotten.
 -- Invariant: a revoked browser's token fails from the next login on; the record and its

@@ -1,10 +1,10 @@
 -- set_two_step.lua: the account settings' "Enable two-step verification" checkbox, applied.
--- KEYS[1] profile  KEYS[2] browsers  KEYS[3] browser-expiry
+-- KEYS[1] profile  KEYS[2] browsers  KEYS[3] browser_expiry
 -- KEYS[4] challenges (short ids of challenges that mailed nothing)  KEYS[5] sends (send log)
--- ARGV[1] "1" to enable, "0" to disable  ARGV[2] now (epoch s)
--- ARGV[3] the key prefix of the account's challenges (from shared/keys.py)
+-- ARGV[1] enabled: "1" to enable, "0" to disable  ARGV[2] now (epoch s)
+-- ARGV[3] challenge_prefix: the key prefix of the account's challenges (shared/keys.py)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"ok", changed (1|0), email, locale}
+-- Returns {"not_found"} | {"ok", changed}  (changed: 1, or 0 when it was so already)
 -- Invariant: two-step off means no trusted browser and no open challenge survives; they go
 -- in the same step, so a code asked for before "off" cannot sign in (or remember a browser)
 -- after two-step is turned on again. The send log stays: it is the hourly email cap.
@@ -28,4 +28,4 @@ end
 if changed == 1 then
   audit(ARGV[1] == '1' and 'two_step_enabled' or 'two_step_disabled', 'browsers_revoked', revoked)
 end
-return {'ok', changed, current[2], current[3]}
+return {'ok', changed}

@@ -1,5 +1,5 @@
 -- take_mail_token.lua: the global token bucket that paces outgoing mail across all workers.
--- KEYS[1] the bucket (HASH tokens, at_ms)
+-- KEYS[1] bucket (HASH tokens, at_ms)
 -- ARGV[1] rate (tokens per second)  ARGV[2] burst (bucket size)
 -- Returns 0 when a token was taken, else the milliseconds to wait before asking again.
 -- Invariant: over any window, no more than burst + rate x window mails start, whatever

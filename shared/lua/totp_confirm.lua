@@ -1,10 +1,11 @@
 -- totp_confirm.lua: turn a pending authenticator secret on, once a code from it is right.
 -- KEYS[1] profile  KEYS[2] totp
--- ARGV[1] now (epoch s)  ARGV[2] the pending sealed secret the code was checked against
--- ARGV[3] the time step whose code matched, or -1  ARGV[4] wrong codes allowed
+-- ARGV[1] now (epoch s)  ARGV[2] sealed: the pending secret the code was checked against
+-- ARGV[3] step: the time step whose code matched, or -1
+-- ARGV[4] max_attempts: wrong codes allowed
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"invalid", attempts_left} | {"too_many_attempts", 1}
---       | {"enabled", changed (1 when TOTP was off), email, locale}
+-- Returns {"not_found"} | {"invalid", attempts_left} | {"too_many_attempts", retry_after}
+--       | {"enabled", changed}  (changed: 1 when TOTP was off; retry_after: always 1)
 -- Invariant: the secret that becomes active is the one the code was checked against, and
 -- the step that confirmed it cannot be used again to sign in.
 local totp = redis.call('HMGET', KEYS[2], 'pending', 'pending_attempts', 'pending_expires_at')
@@ -28,4 +29,4 @@ redis.call('HDEL', KEYS[2], 'pending', 'pending_attempts', 'pending_expires_at')
 redis.call('PERSIST', KEYS[2])
 redis.call('HSET', KEYS[1], 'totp', '1')
 audit('totp_enabled', 'replaced', profile[3] == '1' and 1 or 0)
-return {'enabled', profile[3] == '1' and 0 or 1, profile[1], profile[2]}
+return {'enabled', profile[3] == '1' and 0 or 1}

@@ -1,6 +1,7 @@
 -- totp_enrol.lua: keep a new, not yet confirmed authenticator secret for an account.
 -- KEYS[1] profile  KEYS[2] totp
--- ARGV[1] the sealed secret  ARGV[2] pending until (epoch s)  ARGV[3] how long to keep it (s)
+-- ARGV[1] sealed: the secret  ARGV[2] pending_until (epoch s)
+-- ARGV[3] keep_seconds: how long to keep it
 -- Returns {"not_found"} | {"ok"}
 -- Invariant: a pending secret never replaces the active one; only confirmation does.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end

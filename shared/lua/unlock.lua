@@ -2,7 +2,7 @@
 -- KEYS[1] profile  KEYS[2] guard
 -- ARGV[1] now (epoch s)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
--- Returns {"not_found"} | {"ok", was locked (1|0)}
+-- Returns {"not_found"} | {"ok", changed}  (changed: 1 when it was locked, else 0)
 -- Invariant: the failure count and the lock history go with the lock, so the next wrong
 -- code starts from zero and the next lock is the shortest one again.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'not_found'} end

@@ -1,8 +1,8 @@
 -- upsert_profile.lua: create or update an account's two-step profile.
 -- KEYS[1] profile
--- ARGV[1] account id  ARGV[2] email  ARGV[3] locale  ARGV[4] now (epoch s)
--- ARGV[5] IANA time zone, '' for none (times in UTC), '=' to keep the stored one
--- ARGV[6] preferred second-step method ("email" | "totp"), '' for none (login.lua decides),
+-- ARGV[1] account_id  ARGV[2] email  ARGV[3] locale  ARGV[4] now (epoch s)
+-- ARGV[5] time_zone (IANA), '' for none (times in UTC), '=' to keep the stored one
+-- ARGV[6] preferred_method (second step) ("email" | "totp"), '' for none (login.lua decides),
 -- '=' to keep the stored one
 -- Returns {created (1|0)}
 -- Invariant: a new profile starts with two-step off; an update never touches the switches.

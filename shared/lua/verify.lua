@@ -1,33 +1,35 @@
 -- verify.lua: check a code against a challenge and count the attempt, in one step.
--- KEYS[1] challenge  KEYS[2] guard  KEYS[3] browsers  KEYS[4] browser-expiry  KEYS[5] profile
--- KEYS[6] totp  KEYS[7] recovery  KEYS[8] recovery-used (digests of the set's used codes)
--- ARGV[1] now (epoch s)  ARGV[2] candidate digests, comma separated (email: the code's
+-- KEYS[1] challenge  KEYS[2] guard  KEYS[3] browsers  KEYS[4] browser_expiry  KEYS[5] profile
+-- KEYS[6] totp  KEYS[7] recovery  KEYS[8] recovery_used (digests of the set's used codes)
+-- ARGV[1] now (epoch s)  ARGV[2] candidates: digests, comma separated (email: the code's
 -- digest; recovery_code: one digest per known secret key; totp: unused)
--- ARGV[3] account lock threshold  ARGV[4] first account lock s  ARGV[5] longest account lock s
--- ARGV[6] remember browser ("1"/"0")  ARGV[7] browser id  ARGV[8] browser record
--- ARGV[9] browser expires at (epoch s)  ARGV[10] max trusted browsers
--- ARGV[11] trusted browser ttl s  ARGV[12] method: email | totp | recovery_code
--- ARGV[13] totp: the time step whose code matched, or -1 when none did
--- ARGV[14] wrong codes a challenge takes before it locks (TWOSTEP_MAX_ATTEMPTS)
--- ARGV[15] the challenge's short id
--- ARGV[16] failures a wrong code adds toward the account lock (shared/guessing.py: the codes
--- it was checked against, 3 for an app code, 1 otherwise)
+-- ARGV[3] lock_threshold (account)  ARGV[4] lock_seconds (the first account lock)
+-- ARGV[5] lock_max_seconds (the longest)  ARGV[6] remember ("1"/"0": trust the browser)
+-- ARGV[7] browser_id  ARGV[8] browser_record  ARGV[9] browser_expires_at (epoch s)
+-- ARGV[10] max_browsers (trusted, per account)  ARGV[11] browser_ttl (s)
+-- ARGV[12] method: email | totp | recovery_code
+-- ARGV[13] totp_step: the time step whose code matched, or -1 when none did
+-- ARGV[14] max_attempts: wrong codes a challenge takes before it locks
+-- ARGV[15] short_id (the challenge's)
+-- ARGV[16] failure_weight: failures a wrong code adds toward the account lock
+-- (shared/guessing.py: the codes it was checked against, 3 for an app code, 1 otherwise)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"}
---       | {"too_many_attempts", retry_after[, locks set[, account_id, account lock s]]}
---       | {"locked", retry_after[, locks set, account_id, account lock s]}
+--       | {"too_many_attempts", retry_after, locks, account_id, lock_seconds}
+--       | {"locked", retry_after, locks, account_id, lock_seconds}
 --       | {"invalid", attempts_left} | {"used", attempts_left}
---   (locks set: what this very check locked: "challenge", "account" or "challenge+account";
---   account_id and the account lock's length follow when it holds "account")
---   ("used": the code was right once and is spent: a TOTP step at or before the last
---   accepted one, or a recovery code of the current set already used)
---       | {"verified", account_id, email, locale, recovery codes left}
+--       | {"verified", account_id, recovery_left}
+--   locks: what this very check locked: "challenge", "account", "challenge+account", or ""
+--   when it was so before the check; account_id and lock_seconds (the account lock's
+--   length) are set when it holds "account", else "" and 0.
+--   "used": the code was right once and is spent: a TOTP step at or before the last
+--   accepted one, or a recovery code of the current set already used.
 -- Invariants: a challenge of an account whose two-step is off (or that is gone) is ended:
 -- {"not_found"}, nothing counted or used; every wrong code is counted before anything is
 -- returned, so N parallel wrong guesses cost N attempts of the challenge and N times
--- ARGV[16] failures of the account; once attempts reach max_attempts even the right code
+-- failure_weight failures of the account; once attempts reach max_attempts even the right code
 -- fails; a TOTP step is accepted once per account (later than the last accepted one); a
--- recovery code is deleted by the check that accepts it, its digest kept in KEYS[8] until
+-- recovery code is deleted by the check that accepts it, its digest kept in recovery_used until
 -- a new set replaces it. A used code is a wrong code that says so: counted exactly alike.
 local now = tonumber(ARGV[1])
 local ch = redis.call('HMGET', KEYS[1], 'status', 'expires_at', 'digest', 'attempts', 'account_id')
@@ -35,23 +37,14 @@ if not ch[1] or ch[1] == 'verified' or tonumber(ch[2]) <= now then return {'not_
 local flags = redis.call('HMGET', KEYS[5], 'two_step', 'totp')
 if flags[1] ~= '1' then return {'not_found'} end
 local remaining = math.ceil(tonumber(ch[2]) - now)
-if ch[1] == 'locked' then return {'too_many_attempts', remaining} end
+if ch[1] == 'locked' then return {'too_many_attempts', remaining, '', '', 0} end
 
 local method = ARGV[12]
 if method == 'totp' and flags[2] ~= '1' then return {'no_method'} end
 if method == 'recovery_code' and redis.call('HLEN', KEYS[7]) == 0 then return {'no_method'} end
 
 local locked_until = tonumber(redis.call('HGET', KEYS[2], 'locked_until') or '0')
-if locked_until > now then return {'locked', math.ceil(locked_until - now)} end
-
-local function same(a, b)
-  if #a ~= #b then return false end
-  local diff = 0
-  for i = 1, #a do
-    if string.byte(a, i) ~= string.byte(b, i) then diff = diff + 1 end
-  end
-  return diff == 0
-end
+if locked_until > now then return {'locked', math.ceil(locked_until - now), '', '', 0} end
 
 local right, used = false, false
 if method == 'email' then
@@ -102,8 +95,7 @@ if right then
   audit('verified', 'challenge', ARGV[15], 'method', method)
   if method == 'recovery_code' then audit('recovery_code_used', 'remaining', left) end
   if ARGV[6] == '1' then audit('trusted_browser_added', 'browser', ARGV[7]) end
-  local profile = redis.call('HMGET', KEYS[5], 'email', 'locale')
-  return {'verified', ch[5], profile[1] or '', profile[2] or 'en', left}
+  return {'verified', ch[5], left}
 end
 
 local attempts = redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -132,7 +124,7 @@ if attempts >= max_attempts then
   if account_locked > 0 then
     return {'too_many_attempts', remaining, 'challenge+account', ch[5], lock_s}
   end
-  return {'too_many_attempts', remaining, 'challenge'}
+  return {'too_many_attempts', remaining, 'challenge', '', 0}
 end
 if account_locked > 0 then return {'locked', lock_s, 'account', ch[5], lock_s} end
 return {used and 'used' or 'invalid', max_attempts - attempts}

@@ -1,7 +1,7 @@
 -- webhook_advance.lua: record that an event was delivered, while the claim is still ours.
--- KEYS[1] the account's webhook claim  KEYS[2] its cursor
--- ARGV[1] the claimant  ARGV[2] the id of the event delivered  ARGV[3] claim hold seconds
--- ARGV[4] how long the cursor is kept, in seconds
+-- KEYS[1] claim (the account's webhook claim)  KEYS[2] cursor (its cursor)
+-- ARGV[1] claimant  ARGV[2] event_id (of the event delivered)
+-- ARGV[3] hold_seconds (the claim's)  ARGV[4] keep_seconds: how long the cursor is kept
 -- Returns 1, or 0 when the claim was lost (another job delivers from now on: stop).
 -- Invariant: the cursor only moves forward, and only for the claim's holder.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end

@@ -1,7 +1,7 @@
 -- webhook_claim.lua: one delivery job at a time per account, so its events go out in order.
--- KEYS[1] the account's webhook claim  KEYS[2] its "look again" flag
--- ARGV[1] the claimant (the delivery job's id: the same on each retry of that job)
--- ARGV[2] how long the claim holds, in seconds
+-- KEYS[1] claim (the account's webhook claim)  KEYS[2] again (its "look again" flag)
+-- ARGV[1] claimant (the delivery job's id: the same on each retry of that job)
+-- ARGV[2] hold_seconds: how long the claim holds
 -- Returns "claimed" (also when the claimant already held it: the hold is renewed) | "busy"
 -- Invariant: a job that finds the claim taken leaves the flag, in the same step, so the
 -- holder reads the stream once more before it lets go (webhook_release.lua): no event

@@ -1,6 +1,6 @@
 -- webhook_release.lua: let go of an account's webhook claim, unless a job came meanwhile.
--- KEYS[1] the account's webhook claim  KEYS[2] its "look again" flag
--- ARGV[1] the claimant  ARGV[2] claim hold seconds
+-- KEYS[1] claim (the account's webhook claim)  KEYS[2] again (its "look again" flag)
+-- ARGV[1] claimant  ARGV[2] hold_seconds (the claim's)
 -- Returns "released" | "again" (a busy job left the flag: read the stream once more; the
 -- claim is kept) | "lost" (it had expired and another job holds it)
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end

@@ -16,6 +16,7 @@ from shared.delivery import DeliveryStore
 from shared.errors import PermanentSmtpError, TransientSmtpError
 from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
 from shared.keys import MAIL_BUCKET, AccountKeys, challenge_key
+from shared.results import Claimed, NotToSend, Opened, Resent
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
@@ -83,9 +84,9 @@ async def _challenge(server: fakeredis.FakeServer, clock: FakeClock) -> tuple[St
     outcome = await store.open_login(
         account_id="u-1", challenge_id=challenge_id, code_digest="d" * 64, method="email",
         browser_id="", token_digest="", client_ip="", client_label="", now=clock(),
-        code_ttl_seconds=900, resend_cooldown_seconds=30, max_emails_per_hour=10, max_attempts=5,
+        code_ttl_seconds=900, resend_cooldown_seconds=30, max_emails_per_hour=10,
     )  # fmt: skip
-    assert outcome.status == "pending"
+    assert isinstance(outcome, (Opened, Resent))
     return store, challenge_id
 
 
@@ -119,7 +120,7 @@ async def test_a_job_whose_code_was_resent_is_dropped(
         now=clock(), code_ttl_seconds=900, resend_cooldown_seconds=30,
         max_sends_per_challenge=5, max_emails_per_hour=10,
     )  # fmt: skip
-    assert outcome.status == "pending"
+    assert isinstance(outcome, (Opened, Resent))
     assert tasks.send_code(runtime, _job(challenge_id, 1), 0) == "stale"
     assert sender.sent == []
 
@@ -185,7 +186,7 @@ async def test_a_send_claimed_by_another_worker_is_retried_later(
     _, challenge_id = await _challenge(server, clock)
     other = DeliveryStore(fakeredis.FakeRedis(server=server))
     claim, _wait = other.claim_code_send_paced(challenge_id, 1, "other-worker", clock(), 60, 9, 9)
-    assert claim.status == "send"
+    assert isinstance(claim, Claimed)
     with pytest.raises(tasks.RetryLater):
         tasks.send_code(runtime, _job(challenge_id), 0)
     clock.advance(61)  # the other worker died: its claim runs out
@@ -227,15 +228,15 @@ async def test_the_claim_and_a_mail_token_come_in_one_round_trip(
     now = clock()
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now, 30, 1.0, 1.0)
     # The account's address and language come with the claim: jobs carry no address.
-    assert (claim, wait) == (("send", "u1@example.com", "en", ""), 0.0)
+    assert (claim, wait) == (Claimed("u1@example.com", "en", ""), 0.0)
     # The bucket (one token, one a second) is empty: the next send must wait about a second.
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w2", now, 30, 1.0, 1.0)
-    assert claim.status == "busy"
+    assert claim == NotToSend("busy")
     assert 0.9 <= wait <= 1.0
     # A Redis that lost its scripts (restart, failover): loaded again, and the claim is w1's.
     fakeredis.FakeRedis(server=server).script_flush()
     claim, wait = store.claim_code_send_paced(challenge_id, 1, "w1", now + 2, 30, 1.0, 1.0)
-    assert claim.status == "send"
+    assert isinstance(claim, Claimed)
     assert wait > 0  # the bucket runs on Redis's own clock: still empty
 
 
