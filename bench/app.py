@@ -24,7 +24,7 @@ def create_app() -> FastAPI:
 
     # For reference, not a target: the same call on the multiplexed connection the API's
     # scripts use (shared/muxredis.py), so that the table shows what that client alone buys.
-    mux = app.state.twostep.store.scripts_client
+    mux = app.state.twostep.store.scripts.mux
     if mux is not None:
 
         @app.get("/bench/redis-mux", include_in_schema=False)
