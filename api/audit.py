@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 
 from api.outbox import Seen
+from api.store import Audit
 from api.webhooks import Announcer
 from shared.requestctx import request_id
 from shared.settings import Settings
-from shared.store import Audit
 
 log = logging.getLogger("twostep.api")
 

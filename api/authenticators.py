@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from api import totp
 from api.audit import AuditTrail
 from api.outbox import Outbox, Seen
 from api.outcomes import RECOVERY_FORMAT, SIX_DIGITS, InvalidCodeFormat, refused
 from api.qrcode import qr_svg
 from api.schemas import Client, TotpEnrolment
-from shared import codes, totp
+from api.store import Store
+from shared import codes
 from shared import results as r
 from shared.clock import Clock
 from shared.crypto import Sealer, SealError, derive_key
@@ -21,7 +23,6 @@ from shared.jobs import (
 )
 from shared.keys import account_tag, tag_of_challenge
 from shared.settings import Settings
-from shared.store import Store
 
 log = logging.getLogger("twostep.api")
 

@@ -8,10 +8,13 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from api.muxredis import MuxRedis
+from api.store import InLoginJob
 from shared.clock import Clock
 from shared.jobs import (
     CODE_BACKUPS,
     CODE_QUEUE,
+    NOTICE_LIFETIME_SECONDS,
     NOTICE_QUEUE,
     SEND_CODE_TASK,
     SEND_NOTICE_TASK,
@@ -21,12 +24,8 @@ from shared.jobs import (
     celery_message,
     payload_of,
 )
-from shared.muxredis import MuxRedis
 from shared.runner import AsyncRunner
 from shared.scripts import SCRIPTS
-from shared.store import InLoginJob
-
-NOTICE_LIFETIME_SECONDS = 86400
 
 
 class MailQueue(Protocol):

@@ -16,13 +16,15 @@ from starlette.types import ASGIApp
 from api import problems
 from api.admin import build_admin
 from api.auth import ApiKeys
-from api.limits import BodySizeLimit
 from api.mailqueue import BrokerMailQueue, InLoginPublish, MailQueue
 from api.metrics import Metrics, exposition_registry
+from api.middleware.body_size import BodySizeLimit
+from api.middleware.request_id import RequestId
+from api.muxredis import scripts_client
 from api.operations import operations
-from api.requestid import RequestId
 from api.routes import build_v1
 from api.service import TwoStep
+from api.store import Store
 from api.webhooks import WebhookQueue
 from shared.clock import Clock, StoreClock, keep_in_step, sync_or_log
 from shared.errors import ConfigError
@@ -31,12 +33,10 @@ from shared.logs import configure_logging
 from shared.redisconn import (
     AsyncStateRedis,
     async_broker_client,
-    async_scripts_client,
     async_state_client,
     broker_beside_state,
 )
 from shared.settings import Settings, load_settings
-from shared.store import Store
 
 log = logging.getLogger("twostep.api")
 
@@ -69,8 +69,8 @@ def create_app(
     state_redis = redis or async_state_client(settings)
     broker_redis = broker or async_broker_client(settings)
     # The scripts' multiplexed connections, beside the clients built here (not given ones).
-    state_scripts = None if redis else async_scripts_client(settings, settings.redis_url)
-    broker_scripts = None if broker else async_scripts_client(settings, settings.broker_url)
+    state_scripts = None if redis else scripts_client(settings, settings.redis_url)
+    broker_scripts = None if broker else scripts_client(settings, settings.broker_url)
     clock = StoreClock() if clock is None else clock
     store_clock = clock if isinstance(clock, StoreClock) else None
     metrics = Metrics()
@@ -104,9 +104,9 @@ def create_app(
             in_step.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await in_step
-        for scripts_client in (state_scripts, broker_scripts):
-            if scripts_client is not None:
-                await scripts_client.aclose()
+        for mux in (state_scripts, broker_scripts):
+            if mux is not None:
+                await mux.aclose()
         if redis is None:
             await state_redis.aclose()
         if broker is None:

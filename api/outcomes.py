@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from api.schemas import AccountView, EmailRefused, Pending, rfc3339_from
+from api.store import Profile
 from shared import codes
 from shared import results as r
 from shared.errors import (
@@ -17,7 +18,6 @@ from shared.errors import (
     SendLimit,
     TooManyAttempts,
 )
-from shared.store import Profile
 from shared.times import rfc3339
 
 SIX_DIGITS = "the code must be six digits"

@@ -29,8 +29,8 @@ from api.schemas import (
     VerifyIn,
 )
 from api.service import TwoStep
+from api.store import KEEP
 from shared.keys import ACCOUNT_ID_PATTERN, BROWSER_ID_PATTERN, CHALLENGE_ID_PATTERN
-from shared.store import KEEP
 
 AccountId = Annotated[str, Path(pattern=ACCOUNT_ID_PATTERN, examples=["u-42"])]
 ChallengeId = Annotated[str, Path(pattern=CHALLENGE_ID_PATTERN)]

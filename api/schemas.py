@@ -22,9 +22,8 @@ from pydantic import (
 
 from shared.clientip import MAX_LENGTH as MAX_IP_LENGTH
 from shared.clientip import plain_ip
+from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from shared.times import rfc3339
-
-SUPPORTED_LOCALES = ("en", "fr", "es")
 
 # Printable text on one line: no control characters or Unicode line breaks, so nothing
 # can reach a mail header.
@@ -54,7 +53,7 @@ IpAddress = Annotated[
     ),
 ]
 
-# What each method's code looks like, for the schema; shared/codes.py and shared/totp.py
+# What each method's code looks like, for the schema; shared/codes.py and api/totp.py
 # decide. Email: six digits, one space or hyphen allowed inside. Recovery: 16 characters
 # of the recovery alphabet, any case, spaces and hyphens anywhere.
 _WS = "[ \\t\\r\\n]*"
@@ -129,7 +128,7 @@ TimeZone = Annotated[
 def pick_locale(value: str) -> str:
     """``fr``, ``fr-CA`` and ``FR`` mean French; anything unknown means English."""
     primary = value.replace("_", "-").split("-", 1)[0].lower()
-    return primary if primary in SUPPORTED_LOCALES else "en"
+    return primary if primary in SUPPORTED_LOCALES else DEFAULT_LOCALE
 
 
 class Strict(BaseModel):

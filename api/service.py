@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api import guessing
 from api.audit import AuditTrail
 from api.authenticators import Authenticators
 from api.mailqueue import InLoginPublish, MailQueue
@@ -20,8 +21,9 @@ from api.schemas import (
     Verified,
     rfc3339_from,
 )
+from api.store import KEEP, AuditEvent, Store, browser_record
 from api.webhooks import Announcer
-from shared import codes, guessing
+from shared import codes
 from shared import results as r
 from shared.clock import Clock
 from shared.crypto import Sealer
@@ -41,7 +43,6 @@ from shared.jobs import (
 )
 from shared.keys import AccountKeys, tag_of_challenge
 from shared.settings import Settings
-from shared.store import KEEP, AuditEvent, Store, browser_record
 from shared.times import rfc3339
 from shared.useragent import UNKNOWN_BROWSER, LabelParts, split_label
 from shared.webhooks import event_details

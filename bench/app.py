@@ -23,7 +23,7 @@ def create_app() -> FastAPI:
         return {"value": await redis.get(BASELINE_KEY)}
 
     # For reference, not a target: the same call on the multiplexed connection the API's
-    # scripts use (shared/muxredis.py), so that the table shows what that client alone buys.
+    # scripts use (api/muxredis.py), so that the table shows what that client alone buys.
     mux = app.state.twostep.store.scripts.mux
     if mux is not None:
 

@@ -10,12 +10,12 @@ from redis.asyncio import Redis
 from api.metrics import Metrics
 from api.schemas import Client, Pending
 from api.service import TwoStep
+from api.store import Store
 from bench.seed import account_id, account_keys, create_accounts
 from shared.crypto import Sealer
 from shared.jobs import CodeJob, NoticeJob, code_seal_context
 from shared.keys import AccountKeys
 from shared.settings import Settings
-from shared.store import Store
 
 ACCOUNTS = 100
 BROWSERS_PER_ACCOUNT = 5

@@ -7,8 +7,8 @@ import time
 
 from redis.asyncio import Redis
 
+from api.store import Store
 from shared.keys import AccountKeys
-from shared.store import Store
 
 BATCH = 256
 

@@ -37,6 +37,10 @@ def backup_delay_seconds(visibility_timeout_seconds: int) -> float:
     return min(45.0, visibility_timeout_seconds / 2)
 
 
+# A security notice that has not gone out a day after its change is dropped: its news is
+# stale (the API sets the Celery message's expiry to it, the worker stops retrying at it).
+NOTICE_LIFETIME_SECONDS = 86400
+
 NOTICE_TWO_STEP_ENABLED = "two_step_enabled"
 NOTICE_TWO_STEP_DISABLED = "two_step_disabled"
 NOTICE_TRUSTED_BROWSER_ADDED = "trusted_browser_added"

@@ -22,7 +22,6 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from shared.errors import Unavailable
-from shared.muxredis import MuxRedis
 from shared.settings import RedisMode, SentinelUrl, Settings, is_sentinel_url
 
 AsyncStateRedis = redis.asyncio.Redis | redis.asyncio.RedisCluster
@@ -51,7 +50,8 @@ def replica_ack_of(client: object) -> ReplicaAck | None:
     return _ACKS.get(client)
 
 
-def _replica_ack(settings: Settings) -> ReplicaAck | None:
+def replica_ack(settings: Settings) -> ReplicaAck | None:
+    """The settings' acknowledgement policy for writes to the state store (none: Redis's own)."""
     if settings.redis_min_replicas_ack == 0:
         return None
     return ReplicaAck(settings.redis_min_replicas_ack, settings.replica_ack_timeout_ms)
@@ -165,7 +165,7 @@ def async_state_client(settings: Settings) -> AsyncStateRedis:
         )
     else:
         client = redis.asyncio.Redis.from_url(settings.redis_url, **options)
-    ack = _replica_ack(settings)
+    ack = replica_ack(settings)
     if ack is not None:
         _ACKS[client] = ack
     return client
@@ -177,7 +177,7 @@ def async_broker_client(settings: Settings) -> redis.asyncio.Redis:
     Job pushes wait for replicas only on a Sentinel-managed broker: a standalone one has
     nothing a failover could switch to."""
     options = _async_options(settings)
-    ack = _replica_ack(settings) if is_sentinel_url(settings.broker_url) else None
+    ack = replica_ack(settings) if is_sentinel_url(settings.broker_url) else None
     redis_class = redis.asyncio.Redis if ack is None else _AcknowledgedBroker
     client: redis.asyncio.Redis
     if is_sentinel_url(settings.broker_url):
@@ -226,21 +226,6 @@ def sync_broker_client(settings: Settings) -> redis.Redis:
         )
         return master
     return redis.Redis.from_url(settings.broker_url, **options)
-
-
-def async_scripts_client(settings: Settings, url: str) -> MuxRedis | None:
-    """The API's multiplexed connection for its scripts on the state store (``url`` is
-    ``settings.redis_url``) or the broker (``settings.broker_url``), where it can serve: a
-    plain standalone server, writes not held for replicas. ``None``: scripts keep redis-py."""
-    if url == settings.redis_url and settings.redis_mode is not RedisMode.STANDALONE:
-        return None
-    if _replica_ack(settings) is not None and (url == settings.redis_url or is_sentinel_url(url)):
-        return None
-    return MuxRedis.from_url(
-        url,
-        timeout=settings.redis_timeout_seconds,
-        connect_timeout=settings.redis_timeout_seconds,
-    )
 
 
 def broker_beside_state(settings: Settings) -> tuple[int, int] | None:

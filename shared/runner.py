@@ -12,18 +12,24 @@ the script wrote.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import NoScriptError
 
-from shared.muxredis import MuxRedis
 from shared.redisconn import AsyncStateRedis, ReplicaAck, SyncStateRedis
 from shared.scripts import Script
 
 # The keys and arguments of one call, by the names its description gives them.
 Named = Mapping[str, Any]
+
+
+class CommandClient(Protocol):
+    """A client that sends one command and answers its reply: the API's multiplexed
+    connection (api/muxredis.py) for its scripts."""
+
+    async def execute_command(self, *args: Any) -> Any: ...
 
 
 def _command(script: Script, keys: Named, args: Named) -> tuple[Any, ...]:
@@ -33,13 +39,13 @@ def _command(script: Script, keys: Named, args: Named) -> tuple[Any, ...]:
 
 class AsyncRunner:
     """Scripts on one async client; ``mux`` (same server) carries them when there is one,
-    for less CPU per call (``shared/muxredis.py``), unless writes wait for replicas."""
+    for less CPU per call (``api/muxredis.py``), unless writes wait for replicas."""
 
     def __init__(
         self,
         redis_client: AsyncStateRedis,
         replica_ack: ReplicaAck | None = None,
-        mux: MuxRedis | None = None,
+        mux: CommandClient | None = None,
     ) -> None:
         self.redis = redis_client
         self.replica_ack = replica_ack

@@ -22,7 +22,7 @@ from shared import results as r
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 # An audited script's last key is the account's audit stream, its last five arguments what
-# ``_audit.lua`` records with each event (shared/store.py ``Audit``).
+# ``_audit.lua`` records with each event (api/store.py ``Audit``).
 AUDIT_KEYS = ("events",)
 AUDIT_ARGS = ("audit_cap", "audit_keep_seconds", "audit_at", "audit_ip", "audit_request_id")
 

@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
+from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from shared.settings import DEFAULT_PRODUCT_NAME
 from shared.useragent import split_label
 
-SUPPORTED_LOCALES = ("en", "fr", "es")
-DEFAULT_LOCALE = "en"
 KINDS = (
     "code",
     "two_step_enabled",

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 
 from shared.clock import Clock, StoreClock
 from shared.crypto import Sealer
-from shared.delivery import DeliveryStore
 from shared.redisconn import sync_client
 from shared.settings import Settings
-from shared.webhookstore import WebhookStore
+from workers.delivery import DeliveryStore
 from workers.message import build_message, make_message_id
 from workers.metrics import WorkerMetrics
 from workers.render import Renderer
 from workers.smtp import SmtpSender
+from workers.webhookstore import WebhookStore
 
 Sleep = Callable[[float], None]
 

@@ -13,7 +13,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from shared.codes import mask_email
 from shared.crypto import SealError
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
-from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, CodeJob, NoticeJob, code_seal_context, job_of
+from shared.jobs import (
+    CODE_QUEUE,
+    NOTICE_LIFETIME_SECONDS,
+    NOTICE_QUEUE,
+    CodeJob,
+    NoticeJob,
+    code_seal_context,
+    job_of,
+)
 from shared.results import NotToSend
 from workers.runtime import Runtime
 
@@ -28,7 +36,6 @@ def claim_seconds(runtime: Runtime) -> int:
 
 
 BUSY_RETRY_SECONDS = 5.0
-NOTICE_LIFETIME_SECONDS = 86400
 
 
 class RetryLater(TwostepError):

@@ -13,9 +13,9 @@ from typing import Any
 
 from shared.errors import TwostepError
 from shared.webhooks import SIGNATURE_HEADER, body_of, event_document, sign
-from shared.webhookstore import StreamEvent, WebhookStore
 from workers.runtime import Runtime
 from workers.tasks import RetryLater, backoff_seconds
+from workers.webhookstore import StreamEvent, WebhookStore
 
 log = logging.getLogger("twostep.worker.webhooks")
 

@@ -12,7 +12,7 @@
 -- ARGV[14] max_attempts: wrong codes a challenge takes before it locks
 -- ARGV[15] short_id (the challenge's)
 -- ARGV[16] failure_weight: failures a wrong code adds toward the account lock
--- (shared/guessing.py: the codes it was checked against, 3 for an app code, 1 otherwise)
+-- (api/guessing.py: the codes it was checked against, 3 for an app code, 1 otherwise)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"no_method"}
 --       | {"too_many_attempts", retry_after, locks, account_id, lock_seconds}

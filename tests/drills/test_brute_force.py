@@ -12,7 +12,7 @@ import httpx
 import pyotp
 import pytest
 
-from shared import guessing
+from api import guessing
 from shared.settings import Settings
 from tests.conftest import FakeClock, make_settings
 

@@ -9,12 +9,12 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from shared.crypto import Sealer
-from shared.delivery import DeliveryStore
 from shared.errors import TransientSmtpError
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, QUEUES
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from tests.conftest import FakeClock, make_settings
 from tests.processes import SECRET_KEY
+from workers.delivery import DeliveryStore
 from workers.message import OutgoingMail
 from workers.metrics import QueueLengths, WorkerMetrics
 from workers.render import Renderer

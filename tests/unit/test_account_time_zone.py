@@ -7,18 +7,18 @@ import httpx
 import pytest
 import redis.asyncio
 
+from api.store import Store
 from shared import codes
 from shared.crypto import Sealer
-from shared.delivery import DeliveryStore
 from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
 from shared.keys import AccountKeys
 from shared.results import Opened, Resent
 from shared.settings import DEFAULT_TEMPLATES_DIR
-from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
 from tests.processes import SECRET_KEY
 from tests.unit.test_tasks import FakeSender
 from workers import tasks
+from workers.delivery import DeliveryStore
 from workers.render import Renderer
 from workers.runtime import Runtime
 

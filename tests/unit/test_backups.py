@@ -18,17 +18,17 @@ import redis.asyncio
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from api.mailqueue import BrokerMailQueue
+from api.store import Store
 from shared import codes
 from shared.crypto import Sealer
-from shared.delivery import DeliveryStore
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, CodeJob, code_seal_context
 from shared.keys import challenge_key
 from shared.results import NotToSend, Opened, Resent
-from shared.store import Store
 from tests.conftest import FakeClock
 from tests.processes import SECRET_KEY, RedisServer
 from tests.topologies import RedisCluster
 from workers.backups import BackupSweeper, Fate, Sweep, SweeperThread, fate
+from workers.delivery import DeliveryStore
 
 DELAY = 45.0
 # Databases no test worker listens to (the integration workers consume db 1).

@@ -9,9 +9,9 @@ import httpx
 import pytest
 import redis.asyncio
 
+from api.store import Store, browser_record
 from shared import codes
 from shared.keys import AccountKeys
-from shared.store import Store, browser_record
 from tests.conftest import START, FakeClock, RecordingMailQueue, code_of
 
 DAY = 86_400

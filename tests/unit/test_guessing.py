@@ -14,7 +14,7 @@ import httpx
 import pyotp
 import pytest
 
-from shared import guessing, totp
+from api import guessing, totp
 from tests.conftest import FakeClock, RecordingMailQueue, make_settings
 from tests.unit.test_api_contract import (
     assert_problem,

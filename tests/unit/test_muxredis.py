@@ -15,7 +15,7 @@ from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from shared.muxredis import MuxRedis
+from api.muxredis import MuxRedis
 from tests.processes import RedisServer, free_port
 
 pytestmark = pytest.mark.integration

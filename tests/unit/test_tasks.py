@@ -10,18 +10,18 @@ import fakeredis
 import pytest
 import redis
 
+from api.store import Store
 from shared import codes
 from shared.crypto import Sealer
-from shared.delivery import DeliveryStore
 from shared.errors import PermanentSmtpError, TransientSmtpError
 from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
 from shared.keys import MAIL_BUCKET, AccountKeys, challenge_key
 from shared.results import Claimed, NotToSend, Opened, Resent
 from shared.settings import DEFAULT_TEMPLATES_DIR
-from shared.store import Store
 from tests.conftest import START, FakeClock, make_settings
 from tests.processes import SECRET_KEY
 from workers import tasks
+from workers.delivery import DeliveryStore
 from workers.message import OutgoingMail
 from workers.render import Renderer
 from workers.runtime import Runtime

@@ -20,7 +20,7 @@ import pyotp
 import pytest
 import redis.asyncio
 
-from shared import totp
+from api import totp
 from shared.jobs import (
     NOTICE_RECOVERY_CODE_USED,
     NOTICE_RECOVERY_CODES_GENERATED,
@@ -531,7 +531,7 @@ class TestTotpReplayAccountLock:
         used = app_code(secret, clock.now)
         assert (await verify_totp(api, await totp_challenge(api), used)).status_code == 200
         challenge_id = await totp_challenge(api)
-        # Each counts three failures, as a wrong app code does (shared/guessing.py): 3 + 3.
+        # Each counts three failures, as a wrong app code does (api/guessing.py): 3 + 3.
         assert_problem(await verify_totp(api, challenge_id, used), 400, "code_already_used")
 
         body = assert_problem(await verify_totp(api, challenge_id, used), 429, "account_locked")

@@ -12,13 +12,13 @@ from typing import Any
 import fakeredis
 import pytest
 
+from api.store import Audit, Store
 from shared.keys import AccountKeys
-from shared.store import Audit, Store
 from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
-from shared.webhookstore import WebhookStore
 from tests.conftest import FakeClock
 from tests.webhookreceiver import Receiver
 from workers.webhooks import WebhookRetry, WebhookSender, http_post
+from workers.webhookstore import WebhookStore
 
 SECRET = "w" * 40
 ACCOUNT = "u-hook"

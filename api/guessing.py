@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared import codes, totp
+from api import totp
+from shared import codes
 from shared.settings import Settings
 
 DAY_SECONDS = 86400

@@ -13,7 +13,7 @@ DIGITS = 6
 STEP_SECONDS = 30
 SECRET_BYTES = 20  # 160 bits, as RFC 4226 recommends
 # Codes of the current step and this many either side are accepted (a clock off by up to a
-# step); shared/guessing.py counts a wrong code as one failure per step checked.
+# step); api/guessing.py counts a wrong code as one failure per step checked.
 WINDOW_STEPS = 1
 _CODE = re.compile(r"[0-9]{6}")
 

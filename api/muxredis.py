@@ -32,6 +32,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.redisconn import replica_ack
+from shared.settings import RedisMode, Settings, is_sentinel_url
+
 # How often, at most, the oldest call in flight is checked against its deadline.
 WATCH_SECONDS = 0.05
 
@@ -254,3 +257,18 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 
 def _running_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
+
+
+def scripts_client(settings: Settings, url: str) -> MuxRedis | None:
+    """The API's multiplexed connection for its scripts on the state store (``url`` is
+    ``settings.redis_url``) or the broker (``settings.broker_url``), where it can serve: a
+    plain standalone server, writes not held for replicas. ``None``: scripts keep redis-py."""
+    if url == settings.redis_url and settings.redis_mode is not RedisMode.STANDALONE:
+        return None
+    if replica_ack(settings) is not None and (url == settings.redis_url or is_sentinel_url(url)):
+        return None
+    return MuxRedis.from_url(
+        url,
+        timeout=settings.redis_timeout_seconds,
+        connect_timeout=settings.redis_timeout_seconds,
+    )

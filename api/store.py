@@ -6,10 +6,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from api.muxredis import MuxRedis
 from shared import results as r
 from shared.clientip import plain_ip
 from shared.keys import AccountKeys, challenge_key, short_id, tag_of_challenge
-from shared.muxredis import MuxRedis
 from shared.redisconn import AsyncStateRedis, ReplicaAck, replica_ack_of
 from shared.runner import AsyncRunner
 from shared.scripts import AUDIT_ARGS, SCRIPTS
@@ -171,7 +171,7 @@ class Store:
     ) -> None:
         self.redis = redis
         # The scripts go through the process's multiplexed connection when there is one
-        # (shared/muxredis.py), unless writes wait for replicas (shared/runner.py).
+        # (api/muxredis.py), unless writes wait for replicas (shared/runner.py).
         self.scripts = AsyncRunner(redis, replica_ack or replica_ack_of(redis), scripts_client)
 
     async def _audited(
