@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import workers.app  # noqa: F401  (a worker's set-up: logging, metrics, signals, as ours has)
 from bench.mail import NOOP_TASK
 from shared.settings import load_settings
-from workers.app import create_celery
+from workers.celeryapp import build_celery
 
-app = create_celery(load_settings())
+app = build_celery(load_settings())
 
 
 @app.task(name=NOOP_TASK, acks_late=True)

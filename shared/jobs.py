@@ -121,7 +121,7 @@ def job_of(cls: type[Job], payload: dict[str, Any]) -> Job:
 def argsrepr_of(job: CodeJob | NoticeJob) -> str:
     """What Celery logs and shows of a job's arguments: ids, never the address or the code.
     The request id lets the worker's "received" line, logged before the job is opened, be
-    tied to the request (workers/app.py reads it back)."""
+    tied to the request (workers/logs.py reads it back)."""
     rid = f" request_id={job.request_id}" if job.request_id else ""
     return f"({job.describe()}{rid})"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -12,7 +11,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.codes import mask_email
 from shared.crypto import SealError
-from shared.errors import MailError, PermanentSmtpError, TransientSmtpError, TwostepError
+from shared.errors import MailError, PermanentSmtpError, TransientSmtpError
 from shared.jobs import (
     CODE_QUEUE,
     NOTICE_LIFETIME_SECONDS,
@@ -23,6 +22,7 @@ from shared.jobs import (
     job_of,
 )
 from shared.results import NotToSend
+from workers.retry import RetryLater, backoff_seconds
 from workers.runtime import Runtime
 
 log = logging.getLogger("twostep.worker")
@@ -36,20 +36,6 @@ def claim_seconds(runtime: Runtime) -> int:
 
 
 BUSY_RETRY_SECONDS = 5.0
-
-
-class RetryLater(TwostepError):
-    """Try this job again in ``delay_seconds``."""
-
-    def __init__(self, delay_seconds: float, reason: str) -> None:
-        super().__init__(reason)
-        self.delay_seconds = delay_seconds
-
-
-def backoff_seconds(retries: int) -> float:
-    """Exponential back-off with jitter: about 2 s, then up to 4, 8, ... at most 60."""
-    ceiling = min(60.0, 2.0 * 2**retries)
-    return random.uniform(max(2.0, ceiling / 2), ceiling)
 
 
 MARK_RETRY_FIRST_SECONDS = 0.25

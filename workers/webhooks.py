@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import TwostepError
 from shared.webhooks import SIGNATURE_HEADER, body_of, event_document, sign
+from workers.retry import RetryLater, backoff_seconds
 from workers.runtime import Runtime
-from workers.tasks import RetryLater, backoff_seconds
 from workers.webhookstore import StreamEvent, WebhookStore
 
 log = logging.getLogger("twostep.worker.webhooks")
@@ -28,15 +27,6 @@ CURSOR_KEEP_SECONDS = 30 * 86400
 EVENT_LIFETIME_SECONDS = 86400
 # Webhooks start with the change that published the first job, and a little before it.
 FIRST_LOOK_BACK_SECONDS = 300
-
-
-class WebhookRetry(TwostepError):
-    """Stop now and run this job again: the receiver did not take an event (``delay``
-    None: back off), or the job used its time (``delay`` given: continue soon)."""
-
-    def __init__(self, reason: str, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.delay = delay
 
 
 Post = Callable[[str, bytes, dict[str, str], float], int]
@@ -79,14 +69,16 @@ class WebhookSender:
     clock: Callable[[], float]
     post: Post = http_post
     monotonic: Callable[[], float] = time.monotonic
+    # The job's back-off: when it runs again after the receiver failed.
+    failure_retry_seconds: float = 0.0
 
-    def deliver(self, tag: str, published_at: float, retry_hold_seconds: float = 0.0) -> str:
+    def deliver(self, tag: str, published_at: float) -> str:
         """Deliver the account's events after its cursor. Returns what happened.
 
         A job that finds another holding the account finishes at once ("coalesced"): the
         holder reads the stream again before it lets go. A job whose receiver fails keeps
-        the claim until its retry (``retry_hold_seconds``), so the account's other jobs
-        coalesce into it instead of each retrying on its own."""
+        the claim until its retry, so the account's other jobs coalesce into it instead of
+        each retrying on its own."""
         hold = claim_seconds(self.timeout_seconds)
         if not self.store.claim(tag, self.claimant, hold):
             return "coalesced"
@@ -98,9 +90,8 @@ class WebhookSender:
                 state = self.store.release(tag, self.claimant, hold)
                 if state != "again":
                     return "sent" if sent else ("nothing_new" if state == "released" else state)
-        except WebhookRetry as retry:
-            wait = retry.delay if retry.delay is not None else retry_hold_seconds
-            self.store.claim(tag, self.claimant, int(wait) + hold)
+        except RetryLater as later:
+            self.store.claim(tag, self.claimant, int(later.delay_seconds) + hold)
             raise
 
     def _drain(self, tag: str, started: float, hold: int, published_at: float) -> int:
@@ -117,7 +108,7 @@ class WebhookSender:
         while events := self.store.events_after(tag, cursor, BATCH):
             for event in events:
                 if self.monotonic() - started > RUN_BUDGET_SECONDS:
-                    raise WebhookRetry("run budget used, continuing", delay=0.5)
+                    raise RetryLater(0.5, "run budget used, continuing")
                 if float(event.fields.get("at", "0") or 0) >= not_before:
                     self._send(tag, account_id, event)
                     sent += 1
@@ -159,7 +150,9 @@ class WebhookSender:
             # The receiver refuses this event for good: skip it, keep the others flowing.
             log.error("webhook refused for good", extra={"event_type": kind, "status": status})
             return
-        raise WebhookRetry(f"webhook receiver answered {status or 'nothing'}")
+        raise RetryLater(
+            self.failure_retry_seconds, f"webhook receiver answered {status or 'nothing'}"
+        )
 
 
 def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
@@ -171,7 +164,6 @@ def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int)
     if not isinstance(tag, str) or not isinstance(published_at, int | float):
         log.error("webhook job without an account, dropped")
         return "failed"
-    delay = backoff_seconds(retries)
     sender = WebhookSender(
         url=settings.webhook_url,
         secret=settings.webhook_secret.get_secret_value(),
@@ -180,8 +172,6 @@ def deliver_webhooks(runtime: Runtime, payload: dict[str, object], retries: int)
         # The job's own id, the same on each of its retries, so a retry finds its claim.
         claimant=job_id if isinstance(job_id, str) and job_id else runtime.claimant,
         clock=runtime.clock,
+        failure_retry_seconds=backoff_seconds(retries),
     )
-    try:
-        return sender.deliver(tag, float(published_at), retry_hold_seconds=delay)
-    except WebhookRetry as exc:
-        raise RetryLater(exc.delay if exc.delay is not None else delay, str(exc)) from None
+    return sender.deliver(tag, float(published_at))

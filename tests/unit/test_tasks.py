@@ -24,6 +24,7 @@ from workers import tasks
 from workers.delivery import DeliveryStore
 from workers.message import OutgoingMail
 from workers.render import Renderer
+from workers.retry import RetryLater, backoff_seconds
 from workers.runtime import Runtime
 
 
@@ -149,7 +150,7 @@ async def test_a_transient_error_retries_and_shows_retrying(
 ) -> None:
     _, challenge_id = await _challenge(server, clock)
     sender.errors.append(TransientSmtpError("SMTP 451 try later"))
-    with pytest.raises(tasks.RetryLater) as later:
+    with pytest.raises(RetryLater) as later:
         tasks.send_code(runtime, _job(challenge_id), 0)
     assert 2.0 <= later.value.delay_seconds <= 2.0
     state = fakeredis.FakeRedis(server=server, decode_responses=True)
@@ -187,19 +188,19 @@ async def test_a_send_claimed_by_another_worker_is_retried_later(
     other = DeliveryStore(fakeredis.FakeRedis(server=server))
     claim, _wait = other.claim_code_send_paced(challenge_id, 1, "other-worker", clock(), 60, 9, 9)
     assert isinstance(claim, Claimed)
-    with pytest.raises(tasks.RetryLater):
+    with pytest.raises(RetryLater):
         tasks.send_code(runtime, _job(challenge_id), 0)
     clock.advance(61)  # the other worker died: its claim runs out
     assert tasks.send_code(runtime, _job(challenge_id), 0) == "sent"
 
 
 def test_backoff_grows_from_two_seconds_to_at_most_sixty() -> None:
-    assert tasks.backoff_seconds(0) == 2.0
+    assert backoff_seconds(0) == 2.0
     for retries in range(1, 12):
-        delay = tasks.backoff_seconds(retries)
+        delay = backoff_seconds(retries)
         ceiling = min(60.0, 2.0 * 2**retries)
         assert max(2.0, ceiling / 2) <= delay <= ceiling
-    assert max(tasks.backoff_seconds(20) for _ in range(50)) <= 60.0
+    assert max(backoff_seconds(20) for _ in range(50)) <= 60.0
 
 
 def test_a_notice_is_sent_once(runtime: Runtime, sender: FakeSender) -> None:

@@ -17,7 +17,8 @@ from shared.keys import AccountKeys
 from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
 from tests.conftest import FakeClock
 from tests.webhookreceiver import Receiver
-from workers.webhooks import WebhookRetry, WebhookSender, http_post
+from workers.retry import RetryLater
+from workers.webhooks import WebhookSender, http_post
 from workers.webhookstore import WebhookStore
 
 SECRET = "w" * 40
@@ -119,7 +120,7 @@ class TestDelivery:
         await account_with_events(server, clock)
         sender = sender_for(server, receiver, clock)
         receiver.statuses = [200, 503]
-        with pytest.raises(WebhookRetry):
+        with pytest.raises(RetryLater):
             sender.deliver(TAG, clock())
         assert sender.deliver(TAG, clock()) == "sent"
 
@@ -142,7 +143,7 @@ class TestDelivery:
         await account_with_events(server, clock)
         sender = sender_for(server, receiver, clock)
         receiver.close()
-        with pytest.raises(WebhookRetry):
+        with pytest.raises(RetryLater):
             sender.deliver(TAG, clock())
 
     async def test_a_job_finding_the_account_taken_leaves_it_to_the_holder(
@@ -163,10 +164,11 @@ class TestDelivery:
     ) -> None:
         await account_with_events(server, clock)
         receiver.statuses = [503]
-        with pytest.raises(WebhookRetry):
-            sender_for(server, receiver, clock, "job-a").deliver(
-                TAG, clock(), retry_hold_seconds=10
-            )
+        failing = sender_for(server, receiver, clock, "job-a")
+        failing.failure_retry_seconds = 10
+        with pytest.raises(RetryLater) as later:
+            failing.deliver(TAG, clock())
+        assert later.value.delay_seconds == 10  # the job's back-off
         # Other jobs of the account fold into the retrying one instead of each retrying.
         assert sender_for(server, receiver, clock, "job-b").deliver(TAG, clock()) == "coalesced"
         assert sender_for(server, receiver, clock, "job-a").deliver(TAG, clock()) == "sent"
@@ -198,16 +200,16 @@ class TestDelivery:
         ticks = iter(range(0, 10_000, 9))  # each look at the clock: 9 s later
         sender = sender_for(server, receiver, clock, "job-a")
         sender.monotonic = lambda: float(next(ticks))
-        delays: list[float | None] = []
+        delays: list[float] = []
         while True:
             try:
                 outcome = sender.deliver(TAG, clock())
                 break
-            except WebhookRetry as more:
-                delays.append(more.delay)
+            except RetryLater as more:
+                delays.append(more.delay_seconds)
         assert outcome == "sent"
         assert delays
-        assert None not in delays  # each turn says "continue soon", not "back off"
+        assert set(delays) == {0.5}  # each turn says "continue soon", not "back off"
         ids = [doc["id"] for doc in receiver.documents()]
         assert len(ids) == 7
         assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
