@@ -6,10 +6,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from api.auth import ApiKeys
-from api.fastbody import PathParam, StrictJsonRoute, json_response, read_json, validate_body
+from api.fastbody import (
+    Handler,
+    PathParam,
+    StrictJsonRoute,
+    json_response,
+    read_json,
+    served_by,
+    validate_body,
+)
 from api.schemas import (
     AccountIn,
     AccountView,
@@ -55,24 +62,10 @@ Service = Annotated[TwoStep, Depends(service)]
 
 
 def build_v1(auth: ApiKeys) -> APIRouter:
-    v1 = _protected(auth)
-    # The two hot routes, served first by plain Starlette routes that do the same work as the
-    # FastAPI ones below them without FastAPI's per-request machinery (api/fastbody.py). The
-    # FastAPI routes stay, never reached, to describe them in /openapi.json (and as the
-    # reference the tests compare the fast ones with).
-    hot = APIRouter()
-    hot.add_route("/v1/logins", _fast_login(auth), methods=["POST"], include_in_schema=False)
-    hot.add_route(
-        "/v1/challenges/{challenge_id}/verify",
-        _fast_verify(auth),
-        methods=["POST"],
-        include_in_schema=False,
-    )
-    hot.include_router(v1)
-    return hot
+    return _protected(auth)
 
 
-def _fast_login(auth: ApiKeys) -> Any:
+def _fast_login(auth: ApiKeys) -> Handler:
     async def start_login(request: Request) -> Response:
         await auth(request)
         errors: list[Any] = []
@@ -91,7 +84,7 @@ def _fast_login(auth: ApiKeys) -> Any:
 _CHALLENGE_ID = PathParam("challenge_id", CHALLENGE_ID_PATTERN)
 
 
-def _fast_verify(auth: ApiKeys) -> Any:
+def _fast_verify(auth: ApiKeys) -> Handler:
     async def verify(request: Request) -> Response:
         await auth(request)
         value = await read_json(request)
@@ -109,9 +102,41 @@ def _fast_verify(auth: ApiKeys) -> Any:
     return verify
 
 
-def _protected(auth: Any) -> APIRouter:
+def _protected(auth: ApiKeys) -> APIRouter:
     # Bodies read as the hot routes read them (api/fastbody.py): the same refusals everywhere.
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)], route_class=StrictJsonRoute)
+
+    # The two hot routes come first, each served by its one plain handler (api/fastbody.py
+    # served_by); the functions below only describe them in /openapi.json.
+    async def start_login(body: LoginIn) -> Pending | NotRequired:
+        """After the password: is a second step needed? If so, open a challenge, with the
+        account's preferred method unless `method` names one. Only an email challenge sends
+        a code; the email cap never refuses a challenge the app or a recovery code can pass
+        (`email_refused` then says why no email was sent)."""
+        raise NotImplementedError  # served by _fast_login
+
+    v1.add_api_route(
+        "/logins",
+        start_login,
+        methods=["POST"],
+        response_model=Pending,
+        status_code=201,
+        responses={200: {"model": NotRequired}, **problem_responses(404, 409, 429)},
+        route_class_override=served_by(_fast_login(auth)),
+    )
+
+    async def verify(challenge_id: ChallengeId, body: VerifyIn) -> Verified:
+        """Check a code; the right one consumes the challenge."""
+        raise NotImplementedError  # served by _fast_verify
+
+    v1.add_api_route(
+        "/challenges/{challenge_id}/verify",
+        verify,
+        methods=["POST"],
+        response_model=Verified,
+        responses=problem_responses(400, 404, 409, 429),
+        route_class_override=served_by(_fast_verify(auth)),
+    )
 
     @v1.put(
         "/accounts/{account_id}",
@@ -154,24 +179,6 @@ def _protected(auth: Any) -> APIRouter:
         """The settings checkbox, applied. Off revokes all trusted browsers; both notify."""
         return await twostep.set_two_step(account_id, body.enabled, body.client)
 
-    @v1.post(
-        "/logins",
-        response_model=Pending,
-        status_code=201,
-        responses={200: {"model": NotRequired}, **problem_responses(404, 409, 429)},
-    )
-    async def start_login(body: LoginIn, twostep: Service) -> Any:
-        """After the password: is a second step needed? If so, open a challenge, with the
-        account's preferred method unless `method` names one. Only an email challenge sends
-        a code; the email cap never refuses a challenge the app or a recovery code can pass
-        (`email_refused` then says why no email was sent)."""
-        result = await twostep.start_login(
-            body.account_id, body.trusted_browser_token, body.method, body.client
-        )
-        if isinstance(result, NotRequired):
-            return JSONResponse(result.model_dump(), status_code=200)
-        return result
-
     @v1.get(
         "/challenges/{challenge_id}", response_model=ChallengeView, responses=problem_responses(404)
     )
@@ -192,17 +199,6 @@ def _protected(auth: Any) -> APIRouter:
         for the app or a recovery code, this emails its first code. A refusal leaves the
         challenge open for every other method."""
         return await twostep.resend(challenge_id, body.client if body else None)
-
-    @v1.post(
-        "/challenges/{challenge_id}/verify",
-        response_model=Verified,
-        responses=problem_responses(400, 404, 409, 429),
-    )
-    async def verify(challenge_id: ChallengeId, body: VerifyIn, twostep: Service) -> Verified:
-        """Check a code; the right one consumes the challenge."""
-        return await twostep.verify(
-            challenge_id, body.code, body.method, body.remember_browser, body.client
-        )
 
     @v1.get(
         "/accounts/{account_id}/trusted-browsers",

@@ -129,3 +129,32 @@ async def test_openapi_still_describes_the_hot_routes(api: httpx.AsyncClient) ->
         "$ref": "#/components/schemas/VerifyIn"
     }
     assert verify["parameters"][0]["schema"]["pattern"] == CHALLENGE_ID_PATTERN
+
+
+def _routes(routes: list[Any]) -> list[Any]:
+    """Every route of the app, those of included routers too (FastAPI keeps them apart)."""
+    found = []
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        found.extend(_routes(included.routes) if included is not None else [route])
+    return found
+
+
+def test_each_hot_route_has_one_implementation_that_serves_and_documents() -> None:
+    from fastapi.routing import APIRoute
+
+    from api.main import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings())
+    for path in ("/v1/logins", "/v1/challenges/{challenge_id}/verify"):
+        serving = [
+            route
+            for route in _routes(app.routes)
+            if getattr(route, "path", None) == path and "POST" in getattr(route, "methods", ())
+        ]
+        assert len(serving) == 1, path  # no second, documentation-only route behind it
+        [route] = serving
+        assert isinstance(route, APIRoute)
+        assert route.include_in_schema
+        assert route.get_route_handler().__qualname__.startswith("_fast_")
