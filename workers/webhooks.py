@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.clock import Clock
 from shared.webhooks import SIGNATURE_HEADER, body_of, event_document, sign
 from workers.retry import RetryLater, backoff_seconds
 from workers.runtime import Runtime
@@ -66,7 +67,7 @@ class WebhookSender:
     timeout_seconds: float
     store: WebhookStore
     claimant: str
-    clock: Callable[[], float]
+    clock: Clock
     post: Post = http_post
     monotonic: Callable[[], float] = time.monotonic
     # The job's back-off: when it runs again after the receiver failed.
