@@ -151,10 +151,6 @@ _NO_JOB = InLoginJob("", "", "", "", "", "", "")
 KEEP = "="
 
 
-LOGIN = SCRIPTS["login"]
-RESEND = SCRIPTS["resend"]
-VERIFY = SCRIPTS["verify"]
-
 LoginResult = r.NotFound | r.Disabled | r.Trusted | r.Refused | r.NoMethod | r.Opened
 ResendResult = r.NotFound | r.Refused | r.Resent
 VerifyResult = r.NotFound | r.NoMethod | r.Stopped | r.Invalid | r.Used | r.Passed
@@ -174,22 +170,22 @@ class Store:
         # (api/muxredis.py), unless writes wait for replicas (shared/runner.py).
         self.scripts = AsyncRunner(redis, replica_ack or replica_ack_of(redis), scripts_client)
 
-    async def _audited(
+    async def _run(
         self,
         name: str,
-        keys: AccountKeys,
-        named_keys: dict[str, Any],
+        account: AccountKeys,
         args: dict[str, Any],
-        audit: Audit | None,
-        now: float,
+        keys: dict[str, Any] | None = None,
+        audit: Audit | None = None,
+        now: float = 0.0,
     ) -> Any:
-        """Run a script that records audit events: its stream and the audit's arguments
-        after its own (``_audit.lua``)."""
-        return await self.scripts.run(
-            SCRIPTS[name],
-            {**named_keys, "events": keys.events},
-            {**args, **(audit or Audit()).args(now)},
-        )
+        """Run a script of the account: ``keys`` are those it does not share the name of with
+        the account's own (``Script.account_keys``); an audited script gets its stream and the
+        audit's arguments after its own (``_audit.lua``)."""
+        script = SCRIPTS[name]
+        if script.audited:
+            args = {**args, **(audit or Audit()).args(now)}
+        return await self.scripts.run(script, script.account_keys(account, keys), args)
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
@@ -208,10 +204,9 @@ class Store:
         """Create or replace the account's address and language, and set its time zone (none:
         UTC) and preferred second-step method (none: the app when one is confirmed, else
         email), or leave either as stored when given ``KEEP``."""
-        keys = AccountKeys.of(account_id)
-        created = await self.scripts.run(
-            SCRIPTS["upsert_profile"],
-            {"profile": keys.profile},
+        created = await self._run(
+            "upsert_profile",
+            AccountKeys.of(account_id),
             {"account_id": account_id, "email": email, "locale": locale, "now": f"{now:.3f}",
              "time_zone": time_zone or "", "preferred_method": preferred_method or ""},
         )  # fmt: skip
@@ -242,30 +237,21 @@ class Store:
         self, account_id: str, enabled: bool, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
         keys = AccountKeys.of(account_id)
-        done: r.NotFound | r.Done = await self._audited(
+        done: r.NotFound | r.Done = await self._run(
             "set_two_step",
             keys,
-            {"profile": keys.profile, "browsers": keys.browsers,
-             "browser_expiry": keys.browser_expiry, "challenges": keys.challenges,
-             "sends": keys.sends},
             {"enabled": "1" if enabled else "0", "now": f"{now:.3f}",
              "challenge_prefix": keys.challenge_prefix},
-            audit,
-            now,
+            audit=audit,
+            now=now,
         )  # fmt: skip
         return done
 
     async def unlock(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
-        keys = AccountKeys.of(account_id)
-        done: r.NotFound | r.Done = await self._audited(
-            "unlock",
-            keys,
-            {"profile": keys.profile, "guard": keys.guard},
-            {"now": f"{now:.3f}"},
-            audit,
-            now,
+        done: r.NotFound | r.Done = await self._run(
+            "unlock", AccountKeys.of(account_id), {"now": f"{now:.3f}"}, audit=audit, now=now
         )
         return done
 
@@ -273,16 +259,13 @@ class Store:
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Made:
         keys = AccountKeys.of(account_id)
-        made: r.NotFound | r.Made = await self._audited(
+        made: r.NotFound | r.Made = await self._run(
             "reset_two_step",
             keys,
-            {"profile": keys.profile, "totp": keys.totp, "recovery": keys.recovery,
-             "browsers": keys.browsers, "browser_expiry": keys.browser_expiry,
-             "challenges": keys.challenges, "sends": keys.sends},
             {"now": f"{now:.3f}", "challenge_prefix": keys.challenge_prefix},
-            audit,
-            now,
-        )  # fmt: skip
+            audit=audit,
+            now=now,
+        )
         return made
 
     async def events(
@@ -307,10 +290,11 @@ class Store:
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
         rest = [key for key in keys.all_fixed() if key not in (keys.challenges, keys.sends)]
-        removed = await self.scripts.run(
-            SCRIPTS["delete_account"],
-            {"challenges": keys.challenges, "sends": keys.sends, "others...": rest},
+        removed = await self._run(
+            "delete_account",
+            keys,
             {"challenge_prefix": keys.challenge_prefix},
+            {"others...": rest},
         )
         return int(removed)
 
@@ -339,23 +323,9 @@ class Store:
         the script decides to email."""
         keys = AccountKeys.of(account_id)
         job = publish or _NO_JOB
-        opened: LoginResult = await self.scripts.run(
-            LOGIN,
-            {
-                "profile": keys.profile,
-                "guard": keys.guard,
-                "sends": keys.sends,
-                "challenges": keys.challenges,
-                "browsers": keys.browsers,
-                "browser_expiry": keys.browser_expiry,
-                "challenge": keys.challenge(challenge_id),
-                "recovery": keys.recovery,
-                # Without a job, stand-ins from the account's own slot (a Cluster refuses keys
-                # of other slots in a script); the script does not touch them.
-                "queue": job.queue or keys.profile,
-                "backups": job.backups or keys.profile,
-                "events": keys.events,
-            },
+        opened: LoginResult = await self._run(
+            "login",
+            keys,
             {
                 "now": f"{now:.3f}",
                 "code_digest": code_digest,
@@ -374,8 +344,16 @@ class Store:
                 "message": job.message,
                 "due": job.due,
                 "payload": job.payload,
-                **(audit or Audit()).args(now),
             },
+            {
+                "challenge": keys.challenge(challenge_id),
+                # Without a job, stand-ins from the account's own slot (a Cluster refuses keys
+                # of other slots in a script); the script does not touch them.
+                "queue": job.queue or keys.profile,
+                "backups": job.backups or keys.profile,
+            },
+            audit,
+            now,
         )
         return opened
 
@@ -397,16 +375,14 @@ class Store:
         if tag is None:
             return r.NotFound()
         keys = AccountKeys(tag)
-        resent: ResendResult = await self._audited(
+        resent: ResendResult = await self._run(
             "resend",
             keys,
-            {"challenge": keys.challenge(challenge_id), "profile": keys.profile,
-             "guard": keys.guard, "sends": keys.sends, "challenges": keys.challenges,
-             "recovery": keys.recovery},
             {"now": f"{now:.3f}", "code_digest": code_digest, "code_ttl": code_ttl_seconds,
              "resend_cooldown": resend_cooldown_seconds, "max_sends": max_sends_per_challenge,
              "max_emails_per_hour": max_emails_per_hour, "client_ip": client_ip,
              "client_label": client_label, "short_id": short_id(challenge_id)},
+            {"challenge": keys.challenge(challenge_id)},
             audit,
             now,
         )  # fmt: skip
@@ -439,19 +415,9 @@ class Store:
             return r.NotFound()
         keys = AccountKeys(tag)
         browser_id, record, browser_expires_at = browser or ("", "", 0.0)
-        checked: VerifyResult = await self.scripts.run(
-            VERIFY,
-            {
-                "challenge": keys.challenge(challenge_id),
-                "guard": keys.guard,
-                "browsers": keys.browsers,
-                "browser_expiry": keys.browser_expiry,
-                "profile": keys.profile,
-                "totp": keys.totp,
-                "recovery": keys.recovery,
-                "recovery_used": keys.recovery_used,
-                "events": keys.events,
-            },
+        checked: VerifyResult = await self._run(
+            "verify",
+            keys,
             {
                 "now": f"{now:.3f}",
                 "candidates": ",".join(candidates),
@@ -469,8 +435,10 @@ class Store:
                 "max_attempts": max_attempts,
                 "short_id": short_id(challenge_id),
                 "failure_weight": failure_weight,
-                **(audit or Audit()).args(now),
             },
+            {"challenge": keys.challenge(challenge_id)},
+            audit,
+            now,
         )
         return checked
 
@@ -504,10 +472,9 @@ class Store:
     async def enrol_totp(
         self, account_id: str, sealed: str, pending_until: float, keep_seconds: int
     ) -> bool:
-        keys = AccountKeys.of(account_id)
-        made = await self.scripts.run(
-            SCRIPTS["totp_enrol"],
-            {"profile": keys.profile, "totp": keys.totp},
+        made = await self._run(
+            "totp_enrol",
+            AccountKeys.of(account_id),
             {
                 "sealed": sealed,
                 "pending_until": f"{pending_until:.0f}",
@@ -518,9 +485,7 @@ class Store:
 
     async def reseal_totp(self, tag: str, old: str, new: str) -> bool:
         """Replace the active sealed secret, unless it changed meanwhile."""
-        replaced = await self.scripts.run(
-            SCRIPTS["totp_reseal"], {"totp": AccountKeys(tag).totp}, {"old": old, "new": new}
-        )
+        replaced = await self._run("totp_reseal", AccountKeys(tag), {"old": old, "new": new})
         return bool(int(replaced))
 
     async def pending_totp(self, account_id: str) -> str | None:
@@ -535,40 +500,34 @@ class Store:
         max_attempts: int,
         audit: Audit | None = None,
     ) -> r.NotFound | r.Invalid | r.Refused | r.Done:
-        keys = AccountKeys.of(account_id)
-        confirmed: r.NotFound | r.Invalid | r.Refused | r.Done = await self._audited(
+        confirmed: r.NotFound | r.Invalid | r.Refused | r.Done = await self._run(
             "totp_confirm",
-            keys,
-            {"profile": keys.profile, "totp": keys.totp},
+            AccountKeys.of(account_id),
             {"now": f"{now:.3f}", "sealed": sealed, "step": -1 if step is None else step,
              "max_attempts": max_attempts},
-            audit,
-            now,
+            audit=audit,
+            now=now,
         )  # fmt: skip
         return confirmed
 
     async def disable_totp(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
-        keys = AccountKeys.of(account_id)
-        done: r.NotFound | r.Done = await self._audited(
-            "totp_disable", keys, {"profile": keys.profile, "totp": keys.totp}, {}, audit, now
+        done: r.NotFound | r.Done = await self._run(
+            "totp_disable", AccountKeys.of(account_id), {}, audit=audit, now=now
         )
         return done
 
     async def replace_recovery_codes(
         self, account_id: str, digests: list[str], now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Made:
-        keys = AccountKeys.of(account_id)
-        made: r.NotFound | r.Made = await self._audited(
+        made: r.NotFound | r.Made = await self._run(
             "recovery_replace",
-            keys,
-            {"profile": keys.profile, "recovery": keys.recovery,
-             "recovery_used": keys.recovery_used},
+            AccountKeys.of(account_id),
             {"digests...": list(digests)},
-            audit,
-            now,
-        )  # fmt: skip
+            audit=audit,
+            now=now,
+        )
         return made
 
     # Trusted browsers
@@ -590,27 +549,19 @@ class Store:
     async def revoke_browser(
         self, account_id: str, browser_id: str, now: float, audit: Audit | None = None
     ) -> bool:
-        keys = AccountKeys.of(account_id)
-        removed = await self._audited(
+        removed = await self._run(
             "revoke_browsers",
-            keys,
-            {"browsers": keys.browsers, "browser_expiry": keys.browser_expiry},
+            AccountKeys.of(account_id),
             {"browser_id": browser_id},
-            audit,
-            now,
+            audit=audit,
+            now=now,
         )
         return bool(int(removed))
 
     async def revoke_all_browsers(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> int:
-        keys = AccountKeys.of(account_id)
-        removed = await self._audited(
-            "revoke_browsers",
-            keys,
-            {"browsers": keys.browsers, "browser_expiry": keys.browser_expiry},
-            {"browser_id": ""},
-            audit,
-            now,
+        removed = await self._run(
+            "revoke_browsers", AccountKeys.of(account_id), {"browser_id": ""}, audit=audit, now=now
         )
         return int(removed)

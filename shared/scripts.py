@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from shared import results as r
+from shared.keys import AccountKeys
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -98,6 +99,15 @@ class Script:
     @property
     def all_args(self) -> tuple[str, ...]:
         return (*self.args, *AUDIT_ARGS) if self.audited else self.args
+
+    def account_keys(
+        self, account: AccountKeys, given: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """This script's keys: those in ``given``, and each other one the account's key of
+        the same name (``shared/keys.py`` ``AccountKeys``: profile, guard, events, ...)."""
+        given = given or {}
+        return {name: given[name] if name in given else getattr(account, name)
+                for name in self.all_keys}  # fmt: skip
 
     def keys_of(self, given: Mapping[str, Any]) -> list[Any]:
         return _ordered(self.name, "keys", self.all_keys, given)
@@ -257,13 +267,21 @@ SCRIPTS: dict[str, Script] = {
             results={"not_found": r.NotFound, "ok": r.Made},
             audited=True,
         ),
-        Script("webhook_claim", keys=("claim", "again"), args=("claimant", "hold_seconds")),
+        Script(
+            "webhook_claim",
+            keys=("webhook_claim", "webhook_again"),
+            args=("claimant", "hold_seconds"),
+        ),
         Script(
             "webhook_advance",
-            keys=("claim", "cursor"),
+            keys=("webhook_claim", "webhook_cursor"),
             args=("claimant", "event_id", "hold_seconds", "keep_seconds"),
         ),
-        Script("webhook_release", keys=("claim", "again"), args=("claimant", "hold_seconds")),
+        Script(
+            "webhook_release",
+            keys=("webhook_claim", "webhook_again"),
+            args=("claimant", "hold_seconds"),
+        ),
         # On the broker: the code jobs' backups (api/mailqueue.py, workers/backups.py).
         Script("code_publish", keys=("queue", "backups"), args=("message", "due", "payload")),
         Script("backup_take", keys=("backups",), args=("now", "lease_until", "batch")),

@@ -44,7 +44,7 @@ def _claim_keys(challenge_id: str) -> dict[str, str] | None:
     if tag is None:
         return None
     keys = AccountKeys(tag)
-    return {"challenge": keys.challenge(challenge_id), "profile": keys.profile}
+    return CLAIM_CODE_SEND.account_keys(keys, {"challenge": keys.challenge(challenge_id)})
 
 
 class DeliveryStore:

@@ -31,9 +31,10 @@ class WebhookStore:
         """Take (or renew) the account's claim; False when another job holds it (that job
         is then told to read the stream once more before it lets go)."""
         keys = AccountKeys(tag)
+        script = SCRIPTS["webhook_claim"]
         answer = self.scripts.run(
-            SCRIPTS["webhook_claim"],
-            {"claim": keys.webhook_claim, "again": keys.webhook_again},
+            script,
+            script.account_keys(keys),
             {"claimant": claimant, "hold_seconds": hold_seconds},
         )
         return _text(answer) == "claimed"
@@ -43,9 +44,10 @@ class WebhookStore:
     ) -> bool:
         """Move the cursor to a delivered event; False when the claim was lost."""
         keys = AccountKeys(tag)
+        script = SCRIPTS["webhook_advance"]
         answer = self.scripts.run(
-            SCRIPTS["webhook_advance"],
-            {"claim": keys.webhook_claim, "cursor": keys.webhook_cursor},
+            script,
+            script.account_keys(keys),
             {"claimant": claimant, "event_id": event_id, "hold_seconds": hold_seconds,
              "keep_seconds": keep_seconds},
         )  # fmt: skip
@@ -54,9 +56,10 @@ class WebhookStore:
     def release(self, tag: str, claimant: str, hold_seconds: int) -> str:
         """ "released", "again" (read once more, the claim is kept) or "lost"."""
         keys = AccountKeys(tag)
+        script = SCRIPTS["webhook_release"]
         answer = self.scripts.run(
-            SCRIPTS["webhook_release"],
-            {"claim": keys.webhook_claim, "again": keys.webhook_again},
+            script,
+            script.account_keys(keys),
             {"claimant": claimant, "hold_seconds": hold_seconds},
         )
         return _text(answer)

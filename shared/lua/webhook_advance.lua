@@ -1,5 +1,5 @@
 -- webhook_advance.lua: record that an event was delivered, while the claim is still ours.
--- KEYS[1] claim (the account's webhook claim)  KEYS[2] cursor (its cursor)
+-- KEYS[1] webhook_claim (the account's)  KEYS[2] webhook_cursor (its cursor)
 -- ARGV[1] claimant  ARGV[2] event_id (of the event delivered)
 -- ARGV[3] hold_seconds (the claim's)  ARGV[4] keep_seconds: how long the cursor is kept
 -- Returns 1, or 0 when the claim was lost (another job delivers from now on: stop).

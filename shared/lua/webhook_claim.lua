@@ -1,5 +1,5 @@
 -- webhook_claim.lua: one delivery job at a time per account, so its events go out in order.
--- KEYS[1] claim (the account's webhook claim)  KEYS[2] again (its "look again" flag)
+-- KEYS[1] webhook_claim (the account's)  KEYS[2] webhook_again (its "look again" flag)
 -- ARGV[1] claimant (the delivery job's id: the same on each retry of that job)
 -- ARGV[2] hold_seconds: how long the claim holds
 -- Returns "claimed" (also when the claimant already held it: the hold is renewed) | "busy"

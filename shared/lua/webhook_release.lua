@@ -1,5 +1,5 @@
 -- webhook_release.lua: let go of an account's webhook claim, unless a job came meanwhile.
--- KEYS[1] claim (the account's webhook claim)  KEYS[2] again (its "look again" flag)
+-- KEYS[1] webhook_claim (the account's)  KEYS[2] webhook_again (its "look again" flag)
 -- ARGV[1] claimant  ARGV[2] hold_seconds (the claim's)
 -- Returns "released" | "again" (a busy job left the flag: read the stream once more; the
 -- claim is kept) | "lost" (it had expired and another job holds it)
