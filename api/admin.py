@@ -6,21 +6,26 @@ may press which button, and each action lands in the account's audit trail.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
 
+from api.auth import require_api_key
 from api.fastbody import StrictJsonRoute
-from api.routes import AccountId, Service, problem_responses
+from api.problems import problem_responses
+from api.routes import AccountId, Service
 from api.schemas import EVENT_CURSOR_PATTERN, AccountView, AuditEventPage, ClientIn, Unlocked
 
 OptionalClient = Annotated[ClientIn | None, Body()]
 PROBLEMS = problem_responses(404)
 
 
-def build_admin(auth: Any) -> APIRouter:
+def build_admin() -> APIRouter:
     admin = APIRouter(
-        prefix="/v1", dependencies=[Depends(auth)], tags=["support"], route_class=StrictJsonRoute
+        prefix="/v1",
+        dependencies=[Depends(require_api_key)],
+        tags=["support"],
+        route_class=StrictJsonRoute,
     )
 
     @admin.get("/accounts/{account_id}/events", response_model=AuditEventPage, responses=PROBLEMS)

@@ -30,3 +30,10 @@ class ApiKeys:
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not self.check(presented.strip()):
             raise UNAUTHORIZED
+
+
+async def require_api_key(request: Request) -> None:
+    """The check every /v1 route makes. The keys are the app's own (create_app puts them in
+    ``app.state.api_keys``), so the routers are built once per process, whatever the app."""
+    keys: ApiKeys = request.app.state.api_keys
+    await keys(request)

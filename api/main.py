@@ -40,6 +40,10 @@ from shared.settings import Settings, load_settings
 
 log = logging.getLogger("twostep.api")
 
+# Built once per process and shared by every app: what differs between apps (the keys, the
+# store, the clock) is in app.state. Building them cost ~40 ms an app, in tests an app a test.
+ROUTERS = (build_v1(), build_admin(), operations)
+
 
 class TwoStepAPI(FastAPI):
     """FastAPI with the request id outermost: even a 500, which Starlette's outermost
@@ -135,9 +139,8 @@ def create_app(
     app.state.metrics_registry = exposition_registry(metrics)
     app.state.readiness = readiness
     problems.install(app, metrics)
-    api_keys = ApiKeys(settings.api_keys)
-    app.include_router(build_v1(api_keys))
-    app.include_router(build_admin(api_keys))
-    app.include_router(operations)
+    app.state.api_keys = ApiKeys(settings.api_keys)
+    for router in ROUTERS:
+        app.include_router(router)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     return app

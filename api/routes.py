@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 
-from api.auth import ApiKeys
+from api.auth import require_api_key
 from api.fastbody import (
     Handler,
     PathParam,
@@ -17,6 +17,7 @@ from api.fastbody import (
     served_by,
     validate_body,
 )
+from api.problems import problem_responses
 from api.schemas import (
     AccountIn,
     AccountView,
@@ -26,7 +27,6 @@ from api.schemas import (
     LoginIn,
     NotRequired,
     Pending,
-    Problem,
     RecoveryCodes,
     ResendIn,
     TotpEnrolment,
@@ -44,14 +44,6 @@ ChallengeId = Annotated[str, Path(pattern=CHALLENGE_ID_PATTERN)]
 BrowserId = Annotated[str, Path(pattern=BROWSER_ID_PATTERN)]
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    common = (401, 422)
-    return {
-        status: {"model": Problem, "content": {"application/problem+json": {}}}
-        for status in (*common, *statuses)
-    }
-
-
 async def service(request: Request) -> TwoStep:
     # async: a plain def dependency would run in the threadpool, on every request.
     twostep: TwoStep = request.app.state.twostep
@@ -61,13 +53,9 @@ async def service(request: Request) -> TwoStep:
 Service = Annotated[TwoStep, Depends(service)]
 
 
-def build_v1(auth: ApiKeys) -> APIRouter:
-    return _protected(auth)
-
-
-def _fast_login(auth: ApiKeys) -> Handler:
+def _fast_login() -> Handler:
     async def start_login(request: Request) -> Response:
-        await auth(request)
+        await require_api_key(request)
         errors: list[Any] = []
         body = validate_body(LoginIn, await read_json(request), errors)
         if body is None:
@@ -84,9 +72,9 @@ def _fast_login(auth: ApiKeys) -> Handler:
 _CHALLENGE_ID = PathParam("challenge_id", CHALLENGE_ID_PATTERN)
 
 
-def _fast_verify(auth: ApiKeys) -> Handler:
+def _fast_verify() -> Handler:
     async def verify(request: Request) -> Response:
-        await auth(request)
+        await require_api_key(request)
         value = await read_json(request)
         errors: list[Any] = []
         challenge_id = _CHALLENGE_ID.validate(request, errors)
@@ -102,9 +90,11 @@ def _fast_verify(auth: ApiKeys) -> Handler:
     return verify
 
 
-def _protected(auth: ApiKeys) -> APIRouter:
+def build_v1() -> APIRouter:
     # Bodies read as the hot routes read them (api/fastbody.py): the same refusals everywhere.
-    v1 = APIRouter(prefix="/v1", dependencies=[Depends(auth)], route_class=StrictJsonRoute)
+    v1 = APIRouter(
+        prefix="/v1", dependencies=[Depends(require_api_key)], route_class=StrictJsonRoute
+    )
 
     # The two hot routes come first, each served by its one plain handler (api/fastbody.py
     # served_by); the functions below only describe them in /openapi.json.
@@ -122,7 +112,7 @@ def _protected(auth: ApiKeys) -> APIRouter:
         response_model=Pending,
         status_code=201,
         responses={200: {"model": NotRequired}, **problem_responses(404, 409, 429)},
-        route_class_override=served_by(_fast_login(auth)),
+        route_class_override=served_by(_fast_login()),
     )
 
     async def verify(challenge_id: ChallengeId, body: VerifyIn) -> Verified:
@@ -135,7 +125,7 @@ def _protected(auth: ApiKeys) -> APIRouter:
         methods=["POST"],
         response_model=Verified,
         responses=problem_responses(400, 404, 409, 429),
-        route_class_override=served_by(_fast_verify(auth)),
+        route_class_override=served_by(_fast_verify()),
     )
 
     @v1.put(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,33 @@ from shared.settings import Settings
 from tests.processes import API_KEY, SECRET_KEY, RedisServer
 from tests.topologies import RedisCluster
 from tests.webhookreceiver import Receiver
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="the inner loop (scripts/test --fast): leave out the integration tests, and fail "
+        "any test that starts a process (it needs the integration mark)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("--fast"):
+        return
+    # Deselection by mark reads this at collection; an -m of the caller's own still applies.
+    asked = config.option.markexpr
+    config.option.markexpr = f"({asked}) and not integration" if asked else "not integration"
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(
+            "this test starts a process, which the fast tier (--fast) does not: "
+            "mark it (or its fixture's parameter) with pytest.mark.integration"
+        )
+
+    # Every way Python starts a program (subprocess, asyncio's subprocesses) ends here.
+    subprocess.Popen._execute_child = refuse  # type: ignore[attr-defined,method-assign]
+
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -86,7 +114,16 @@ def redis_cluster(log_dir: Path) -> Iterator[RedisCluster]:
     cluster.stop()
 
 
-@pytest.fixture(params=["fakeredis", "redis-server", "redis-cluster"])
+# The real servers behind a parametrized fixture: those runs are integration tests, so
+# `pytest --fast` (scripts/test --fast) keeps only the fakeredis one.
+REDIS_BACKENDS = [
+    "fakeredis",
+    pytest.param("redis-server", marks=pytest.mark.integration),
+    pytest.param("redis-cluster", marks=pytest.mark.integration),
+]
+
+
+@pytest.fixture(params=REDIS_BACKENDS)
 async def state_redis(request: pytest.FixtureRequest) -> AsyncIterator[redis.asyncio.Redis]:
     """The same test body runs on fakeredis, on a real redis-server and on a real three-master
     Redis Cluster: their Lua differs, and on a cluster every command must stay in one slot."""

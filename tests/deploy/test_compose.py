@@ -11,6 +11,9 @@ from shared.settings import load_settings
 from tests.conftest import make_settings
 from tests.deploy.manifests import PROMETHEUS_CONFIG, compose_config
 
+# Each test asks the real Compose v2 binary (a process) to resolve the file.
+pytestmark = pytest.mark.integration
+
 OPS = {"flower", "prometheus"}
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -117,6 +117,7 @@ def test_the_kustomization_applies_every_manifest() -> None:
     assert sorted(kustomization["resources"]) == sorted(p.name for p in manifest_files())
 
 
+@pytest.mark.integration  # a worker process of its own, and Compose
 def test_the_worker_grace_outlasts_the_celery_task_time_limit() -> None:
     # workers.app sets up a worker process when imported (settings, logging, the metrics
     # directory), as `celery -A workers.app` does: ask a process of its own.
@@ -198,6 +199,7 @@ def test_the_scaled_object_watches_the_code_queue_on_the_broker() -> None:
         assert int(metadata["listLength"]) > 0
 
 
+@pytest.mark.integration  # Compose
 def test_each_container_runs_the_compose_image_and_command() -> None:
     services = compose_config()["services"]
     for deployment, service in (("twostep-api", "api"), ("twostep-worker", "worker")):

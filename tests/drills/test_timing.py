@@ -40,6 +40,7 @@ async def _medians(
     return statistics.median(samples["near"]), statistics.median(samples["far"])
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("state_redis", ["redis-server"], indirect=True)
 async def test_a_nearly_right_api_key_takes_as_long_as_a_wrong_one(api: httpx.AsyncClient) -> None:
     key = AUTH["Authorization"].removeprefix("Bearer ")
@@ -54,6 +55,7 @@ async def test_a_nearly_right_api_key_takes_as_long_as_a_wrong_one(api: httpx.As
     assert abs(near - far) / max(near, far) < TOLERANCE
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("state_redis", ["redis-server"], indirect=True)
 async def test_a_nearly_right_code_takes_as_long_as_a_wrong_one(
     api: httpx.AsyncClient, mail: RecordingMailQueue

@@ -24,7 +24,7 @@ from shared.crypto import Sealer
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, CodeJob, code_seal_context
 from shared.keys import challenge_key
 from shared.results import NotToSend, Opened, Resent
-from tests.conftest import FakeClock
+from tests.conftest import REDIS_BACKENDS, FakeClock
 from tests.processes import SECRET_KEY, RedisServer
 from tests.topologies import RedisCluster
 from workers.backups import BackupSweeper, Fate, Sweep, SweeperThread, fate
@@ -80,7 +80,7 @@ class Parts:
         return challenge_id, job
 
 
-@pytest.fixture(params=["fakeredis", "redis-server", "redis-cluster"])
+@pytest.fixture(params=REDIS_BACKENDS)
 async def parts(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Parts]:
     """The broker is never a cluster; the state may be (then its reads are one per slot)."""
     if request.param == "redis-cluster":

@@ -216,6 +216,7 @@ async def test_a_preferred_method_must_be_email_or_totp(
     assert [error["field"] for error in problem["errors"]] == ["body.preferred_method"]
 
 
+@pytest.mark.integration
 async def test_the_login_script_queues_no_job_for_an_app_challenge(
     clean_redis: RedisServer, clock: FakeClock
 ) -> None:

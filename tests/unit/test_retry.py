@@ -49,6 +49,7 @@ def test_a_retry_the_broker_cannot_take_requeues_the_job_instead_of_dropping_it(
     assert "Connection refused" in str(rejected.value.reason)  # the publish's failure, kept
 
 
+@pytest.mark.integration
 def test_a_retry_the_broker_takes_is_a_retry(redis_server: RedisServer) -> None:
     task = _retrying_task(_app(redis_server.url(5)))
     task.push_request(id="job-2", retries=0, delivery_info={}, called_directly=False)
