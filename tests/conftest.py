@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,11 @@ import pytest
 import redis
 import redis.asyncio
 
-from api.main import create_app
-from shared.jobs import CodeJob, NoticeJob
 from shared.settings import Settings
-from tests.processes import API_KEY, SECRET_KEY, RedisServer
-from tests.topologies import RedisCluster
+from tests.api_calls import api_client, make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
+from tests.processes import RedisServer
+from tests.topologies import REDIS_BACKENDS, RedisCluster
 from tests.webhookreceiver import Receiver
 
 
@@ -46,41 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # Every way Python starts a program (subprocess, asyncio's subprocesses) ends here.
     subprocess.Popen._execute_child = refuse  # type: ignore[attr-defined,method-assign]
-
-
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
-START = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-
-
-def make_settings(**overrides: Any) -> Settings:
-    return Settings(secret_key=SECRET_KEY, api_keys=(API_KEY,), **overrides)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class RecordingMailQueue:
-    """Keeps the jobs the API publishes, in order."""
-
-    def __init__(self) -> None:
-        self.codes: list[CodeJob] = []
-        self.notices: list[NoticeJob] = []
-
-    async def publish_code(self, job: CodeJob) -> None:
-        self.codes.append(job)
-
-    async def publish_notice(self, job: NoticeJob) -> None:
-        self.notices.append(job)
 
 
 @pytest.fixture(scope="session")
@@ -112,15 +76,6 @@ def redis_cluster(log_dir: Path) -> Iterator[RedisCluster]:
     cluster = RedisCluster(log_dir / "cluster")
     yield cluster
     cluster.stop()
-
-
-# The real servers behind a parametrized fixture: those runs are integration tests, so
-# `pytest --fast` (scripts/test --fast) keeps only the fakeredis one.
-REDIS_BACKENDS = [
-    "fakeredis",
-    pytest.param("redis-server", marks=pytest.mark.integration),
-    pytest.param("redis-cluster", marks=pytest.mark.integration),
-]
 
 
 @pytest.fixture(params=REDIS_BACKENDS)
@@ -161,21 +116,6 @@ def settings() -> Settings:
     return make_settings()
 
 
-@asynccontextmanager
-async def api_client(
-    settings: Settings,
-    state_redis: redis.asyncio.Redis,
-    mail: RecordingMailQueue,
-    clock: FakeClock,
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An authenticated client of the API in process, on the given Redis, mail queue and clock."""
-    app = create_app(settings, redis=state_redis, broker=state_redis, mail=mail, clock=clock)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://twostep.test") as client:
-        client.headers.update(AUTH)
-        yield client
-
-
 @pytest.fixture
 async def api(
     settings: Settings,
@@ -186,13 +126,3 @@ async def api(
     """The API in process, on fake or real Redis, with a recording mail queue and a fake clock."""
     async with api_client(settings, state_redis, mail, clock) as client:
         yield client
-
-
-def code_of(job: CodeJob) -> str:
-    """The plaintext code of a published job, opened as a worker would."""
-    from shared.crypto import Sealer
-    from shared.jobs import code_seal_context
-
-    return Sealer(SECRET_KEY).open(
-        job.sealed_code, code_seal_context(job.challenge_id, job.send_no)
-    )

@@ -9,9 +9,18 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.processes import Process, free_port, wait_for_port
+
+# The real servers behind a parametrized fixture: those runs are integration tests, so
+# `pytest --fast` (scripts/test --fast) keeps only the fakeredis one.
+REDIS_BACKENDS = [
+    "fakeredis",
+    pytest.param("redis-server", marks=pytest.mark.integration),
+    pytest.param("redis-cluster", marks=pytest.mark.integration),
+]
 
 
 def _binary(name: str) -> str:

@@ -8,7 +8,7 @@ import yaml
 
 from shared.errors import ConfigError
 from shared.settings import load_settings
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 from tests.deploy.manifests import PROMETHEUS_CONFIG, compose_config
 
 # Each test asks the real Compose v2 binary (a process) to resolve the file.

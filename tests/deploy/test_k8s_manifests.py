@@ -20,7 +20,7 @@ import yaml
 
 from api.main import create_app
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE
-from tests.conftest import RecordingMailQueue, make_settings
+from tests.api_calls import make_settings
 from tests.deploy.manifests import (
     K8S,
     Doc,
@@ -31,6 +31,7 @@ from tests.deploy.manifests import (
     one,
     without_origin,
 )
+from tests.fakes import RecordingMailQueue
 from tests.processes import ROOT, service_env
 
 # The oldest Kubernetes the manifests are for (preStop's sleep action is on by default from

@@ -14,7 +14,8 @@ import pytest
 
 from api import guessing
 from shared.settings import Settings
-from tests.conftest import FakeClock, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import FakeClock
 
 DAY = 86400
 CODE_SPACE = 10**6

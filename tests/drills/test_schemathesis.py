@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 from tests.processes import API_KEY, BIN, ROOT, RedisServer, service_env, start_api
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import AUTH, RecordingMailQueue, code_of, make_settings
+from tests.api_calls import AUTH, code_of, make_settings
+from tests.fakes import RecordingMailQueue
 
 ROUNDS = 400
 TOLERANCE = 0.25  # medians within 25%: the noise of a shared machine, not a leak

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from api.main import create_app
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE
-from tests.conftest import AUTH, make_settings
+from tests.api_calls import AUTH, make_settings
 from tests.processes import Process, RedisServer, service_env, start_worker
 from tests.smtpserver import MailCatcher
 

@@ -13,7 +13,8 @@ import pytest
 
 from api.main import create_app
 from shared.clock import StoreClock
-from tests.conftest import RecordingMailQueue, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import RecordingMailQueue
 from tests.integration.conftest import running
 from tests.processes import RedisServer
 

@@ -24,7 +24,7 @@ from shared.logs import (
 )
 from shared.requestctx import REQUEST_ID
 from shared.settings import LogFormat
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 

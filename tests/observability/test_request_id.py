@@ -18,7 +18,8 @@ from api.main import create_app
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, CodeJob, NoticeJob, job_of, payload_of
 from shared.logs import JsonFormatter
 from shared.requestctx import REQUEST_ID
-from tests.conftest import AUTH, FakeClock, RecordingMailQueue, make_settings
+from tests.api_calls import AUTH, make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 
 HEX_ID = r"[0-9a-f]{16}"
 

@@ -12,7 +12,8 @@ from shared.crypto import Sealer
 from shared.errors import TransientSmtpError
 from shared.jobs import CODE_QUEUE, NOTICE_QUEUE, QUEUES
 from shared.settings import DEFAULT_TEMPLATES_DIR
-from tests.conftest import FakeClock, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import FakeClock
 from tests.processes import SECRET_KEY
 from workers.delivery import DeliveryStore
 from workers.message import OutgoingMail

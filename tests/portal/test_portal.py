@@ -19,7 +19,8 @@ from examples.portal.locales import negotiate
 from examples.portal.passwords import hash_password, verify_password
 from examples.portal.settings import DEMO_PASSWORD_HASH, PortalSettings
 from examples.portal.twostep import Twostep
-from tests.conftest import FakeClock, RecordingMailQueue, code_of, make_settings
+from tests.api_calls import code_of, make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.processes import API_KEY
 
 PASSWORD = "correct horse battery staple"

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.settings import RedisMode, SentinelUrl
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 
 
 @pytest.mark.parametrize(

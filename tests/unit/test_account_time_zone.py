@@ -14,9 +14,9 @@ from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
 from shared.keys import AccountKeys
 from shared.results import Opened, Resent
 from shared.settings import DEFAULT_TEMPLATES_DIR
-from tests.conftest import START, FakeClock, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import START, FakeClock, FakeSender
 from tests.processes import SECRET_KEY
-from tests.unit.test_tasks import FakeSender
 from workers import tasks
 from workers.delivery import DeliveryStore
 from workers.render import Renderer

@@ -29,7 +29,8 @@ from shared.jobs import (
 )
 from shared.keys import account_tag
 from shared.settings import Settings
-from tests.conftest import START, FakeClock, RecordingMailQueue, code_of, make_settings
+from tests.api_calls import code_of, make_settings
+from tests.fakes import START, FakeClock, RecordingMailQueue
 from tests.processes import API_KEY
 
 ACCOUNT = "u-42"

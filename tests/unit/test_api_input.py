@@ -8,7 +8,7 @@ import httpx
 import pytest
 import redis.asyncio
 
-from tests.conftest import RecordingMailQueue
+from tests.fakes import RecordingMailQueue
 
 
 async def test_a_one_megabyte_body_is_refused_with_413(api: httpx.AsyncClient) -> None:

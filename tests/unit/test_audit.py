@@ -13,7 +13,8 @@ import redis.asyncio
 from shared.jobs import NOTICE_TWO_STEP_RESET
 from shared.keys import AccountKeys
 from shared.settings import Settings
-from tests.conftest import START, FakeClock, RecordingMailQueue, api_client, code_of, make_settings
+from tests.api_calls import api_client, code_of, make_settings
+from tests.fakes import START, FakeClock, RecordingMailQueue
 
 ACCOUNT = "u-audit"
 EMAIL = "ada@example.com"

@@ -24,9 +24,9 @@ from shared.crypto import Sealer
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, CodeJob, code_seal_context
 from shared.keys import challenge_key
 from shared.results import NotToSend, Opened, Resent
-from tests.conftest import REDIS_BACKENDS, FakeClock
+from tests.fakes import FakeClock
 from tests.processes import SECRET_KEY, RedisServer
-from tests.topologies import RedisCluster
+from tests.topologies import REDIS_BACKENDS, RedisCluster
 from workers.backups import BackupSweeper, Fate, Sweep, SweeperThread, fate
 from workers.delivery import DeliveryStore
 

@@ -12,7 +12,8 @@ import redis.asyncio
 from api.store import Store, browser_record
 from shared import codes
 from shared.keys import AccountKeys
-from tests.conftest import START, FakeClock, RecordingMailQueue, code_of
+from tests.api_calls import code_of
+from tests.fakes import START, FakeClock, RecordingMailQueue
 
 DAY = 86_400
 

@@ -95,7 +95,7 @@ def test_a_workers_clock_reads_the_store_once_a_minute_and_a_second_after_a_fail
 
 
 def test_the_worker_runtime_and_the_backup_sweeper_run_on_the_stores_clock() -> None:
-    from tests.conftest import make_settings
+    from tests.api_calls import make_settings
     from workers.backups import BackupSweeper
     from workers.metrics import WorkerMetrics
     from workers.runtime import Runtime

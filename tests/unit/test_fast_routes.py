@@ -13,7 +13,7 @@ from api.fastbody import StrictJsonRoute
 from api.metrics import Metrics
 from api.schemas import LoginIn, VerifyIn
 from shared.keys import CHALLENGE_ID_PATTERN
-from tests.conftest import AUTH
+from tests.api_calls import AUTH
 
 CHALLENGE = "ch_abcdefgh_0123456789abcdef"
 
@@ -144,7 +144,7 @@ def test_each_hot_route_has_one_implementation_that_serves_and_documents() -> No
     from fastapi.routing import APIRoute
 
     from api.main import create_app
-    from tests.conftest import make_settings
+    from tests.api_calls import make_settings
 
     app = create_app(make_settings())
     for path in ("/v1/logins", "/v1/challenges/{challenge_id}/verify"):

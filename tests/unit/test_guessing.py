@@ -15,7 +15,8 @@ import pyotp
 import pytest
 
 from api import guessing, totp
-from tests.conftest import FakeClock, RecordingMailQueue, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.unit.test_api_contract import (
     assert_problem,
     login,

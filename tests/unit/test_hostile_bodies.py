@@ -19,7 +19,7 @@ import redis.asyncio
 from fastapi import FastAPI
 
 from api.main import create_app
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 
 ACCOUNT = "u-1"
 CHALLENGE = "ch_" + "0" * 32 + "_" + "A" * 22  # well formed, unknown

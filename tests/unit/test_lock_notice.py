@@ -12,7 +12,8 @@ import pytest
 
 from shared.settings import Settings
 from shared.times import rfc3339
-from tests.conftest import FakeClock, RecordingMailQueue, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.unit.test_api_contract import (
     ACCOUNT,
     CLIENT,

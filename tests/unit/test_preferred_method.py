@@ -14,7 +14,8 @@ import redis.asyncio
 from api.main import create_app
 from shared.jobs import CODE_QUEUE
 from shared.keys import AccountKeys
-from tests.conftest import AUTH, FakeClock, RecordingMailQueue, code_of, make_settings
+from tests.api_calls import AUTH, code_of, make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.processes import RedisServer
 from tests.unit.test_api_contract import (
     ACCOUNT,

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
-from tests.conftest import make_settings
+from tests.api_calls import make_settings
 from tests.processes import ROOT
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from email.message import EmailMessage
 
 import fakeredis
 import pytest
@@ -18,7 +17,8 @@ from shared.jobs import CodeJob, NoticeJob, code_seal_context, payload_of
 from shared.keys import MAIL_BUCKET, AccountKeys, challenge_key
 from shared.results import Claimed, NotToSend, Opened, Resent
 from shared.settings import DEFAULT_TEMPLATES_DIR
-from tests.conftest import START, FakeClock, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import START, FakeClock, FakeSender
 from tests.processes import SECRET_KEY
 from workers import tasks
 from workers.delivery import DeliveryStore
@@ -26,22 +26,6 @@ from workers.message import OutgoingMail
 from workers.render import Renderer
 from workers.retry import RetryLater, backoff_seconds
 from workers.runtime import Runtime
-
-
-class FakeSender:
-    """Records messages; raises the queued errors first."""
-
-    def __init__(self) -> None:
-        self.sent: list[EmailMessage] = []  # as a receiving server parses them
-        self.errors: list[Exception] = []
-
-    def send(self, mail: OutgoingMail) -> None:
-        if self.errors:
-            raise self.errors.pop(0)
-        self.sent.append(mail.as_message())
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.fixture

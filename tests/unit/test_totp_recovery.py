@@ -29,7 +29,8 @@ from shared.jobs import (
 )
 from shared.keys import account_tag
 from shared.settings import Settings
-from tests.conftest import FakeClock, RecordingMailQueue, api_client, code_of, make_settings
+from tests.api_calls import api_client, code_of, make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.processes import API_KEY, SECRET_KEY
 from tests.unit.test_api_contract import (
     ACCOUNT,

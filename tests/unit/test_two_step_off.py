@@ -12,7 +12,8 @@ import pytest
 import redis.asyncio
 
 from shared.keys import AccountKeys
-from tests.conftest import FakeClock, RecordingMailQueue, make_settings
+from tests.api_calls import make_settings
+from tests.fakes import FakeClock, RecordingMailQueue
 from tests.unit.test_api_contract import (
     ACCOUNT,
     assert_problem,

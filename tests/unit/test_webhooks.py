@@ -15,7 +15,7 @@ import pytest
 from api.store import Audit, Store
 from shared.keys import AccountKeys
 from shared.webhooks import SIGNATURE_HEADER, sign, verify_signature
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.webhookreceiver import Receiver
 from workers.retry import RetryLater
 from workers.webhooks import WebhookSender, http_post
