@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,11 @@ def build_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> Ce
         broker_connection_max_retries=None,
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        # Jobs run on threads, each sending on an SMTP session of its own (workers/smtp_pool.py):
+        # while a provider takes its 100 ms to accept a message, the process sends others.
+        # Prefetch stays one job per thread, and each is acknowledged after it ran.
+        worker_pool="threads",
+        worker_concurrency=settings.smtp_max_sessions,
         worker_prefetch_multiplier=1,
         # A job in hand when the broker goes away runs to its end: killing it could cut a send
         # between the mail server's acceptance and the "sent" mark (the email would go twice),
@@ -82,13 +88,17 @@ def build_celery(settings: Settings, metrics: WorkerMetrics | None = None) -> Ce
     )
     metrics = metrics or WorkerMetrics()
     runtimes: dict[int, Runtime] = {}
+    building = threading.Lock()
 
     def runtime() -> Runtime:
-        # One per process: a prefork child must not share its parent's sockets.
+        # One per process, shared by its job threads; a prefork child (`--pool prefork`) must
+        # not share its parent's sockets.
         pid = os.getpid()
         if pid not in runtimes:
-            runtimes.clear()
-            runtimes[pid] = Runtime.build(settings, metrics)
+            with building:
+                if pid not in runtimes:
+                    runtimes.clear()
+                    runtimes[pid] = Runtime.build(settings, metrics)
         return runtimes[pid]
 
     def run(

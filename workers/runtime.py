@@ -1,4 +1,7 @@
-"""What one worker process holds: its Redis client, SMTP connection, templates and keys."""
+"""What one worker process holds: its Redis client, SMTP sessions, templates and keys.
+
+Its job threads share it (Celery's threads pool): each part is safe to use from several
+threads at once (the Redis client's pool, the sessions lent one per send, Jinja)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from workers.message import build_message, make_message_id
 from workers.metrics import WorkerMetrics
 from workers.render import Renderer
 from workers.smtp import SmtpSender
+from workers.smtp_pool import Session, SmtpPool
 from workers.webhookstore import WebhookStore
 
 Sleep = Callable[[float], None]
@@ -30,7 +34,7 @@ class Runtime:
 
     settings: Settings
     delivery: DeliveryStore
-    sender: SmtpSender
+    sender: Session
     renderer: Renderer
     sealer: Sealer
     clock: Clock = time.time
@@ -44,14 +48,19 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, metrics: WorkerMetrics) -> Runtime:
         redis = sync_client(settings.redis_url, settings)
-        sender = SmtpSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            security=settings.smtp_security,
-            username=settings.smtp_username,
-            password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
-            timeout_seconds=settings.smtp_timeout_seconds,
-        )
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+
+        def session() -> SmtpSender:
+            return SmtpSender(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                security=settings.smtp_security,
+                username=settings.smtp_username,
+                password=password,
+                timeout_seconds=settings.smtp_timeout_seconds,
+            )
+
+        sender = SmtpPool(session, settings.smtp_max_sessions)
         return cls(
             settings=settings,
             delivery=DeliveryStore(redis),
