@@ -19,9 +19,10 @@ def parse(argv: list[str]) -> tuple[Options, Path, bool]:
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (1)")
     parser.add_argument(
         "--pool",
-        choices=("solo", "prefork"),
-        default="solo",
-        help="Celery pool of each worker process, concurrency 1 (solo)",
+        choices=("threads", "solo"),
+        default="threads",
+        help="each worker process as docs/operations.md starts it (threads: its own pool and"
+        " concurrency), or solo: one job at a time",
     )
     parser.add_argument("--duration", type=float, default=10, help="seconds per load stage (10)")
     parser.add_argument(
@@ -62,6 +63,7 @@ def parse(argv: list[str]) -> tuple[Options, Path, bool]:
         threads=args.threads,
         accounts=2000 if quick else args.accounts,
         burst=300 if quick else max(1000, round(150 * seconds)),
+        latency_burst=100 if quick else 1000,
         ops=50 if quick else 200,
         rss_logins=2000 if quick else args.rss_logins,
         run_dir=run_dir,

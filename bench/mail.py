@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 
 from bench.client import Client, login_body, run_logins
 from bench.seed import account_id, create_accounts, email_of
-from bench.stack import Process, Stack
+from bench.stack import Process, Stack, tree_rss_bytes
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, celery_message
 from shared.settings import DEFAULT_TEMPLATES_DIR
 from workers.render import Renderer
@@ -95,10 +96,12 @@ async def worker_rate(
     ]
     mark = stack.sink.mark()
     await broker.rename(HOLD_QUEUE, CODE_QUEUE)
-    deadline = time.monotonic() + 30 + queued / 20
+    deadline = time.monotonic() + 30 + queued / 10
     records = stack.sink.since(mark)
+    rss = 0
     while len(records) < queued and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+        rss = max(rss, sum(tree_rss_bytes(process.pid) for process in processes))
         records = stack.sink.since(mark)
     times = sorted(at for at, _ in records)
     seconds = times[-1] - times[0] if len(times) > 1 else 0.0
@@ -115,7 +118,79 @@ async def worker_rate(
         "seconds": round(seconds, 3),
         "emails_per_second": round(rate, 1),
         "emails_per_second_per_worker": round(rate / workers, 1),
+        "peak_rss_mib_per_worker": round(rss / workers / 2**20, 1),
     }, processes
+
+
+# Provider latencies the workers stage sends at (ms: fixed, or a range drawn per message).
+LATENCIES = (("0 ms", 0, 0), ("20 ms", 20, 20), ("100 ms", 100, 100), ("200 ms", 200, 200),
+             ("50-200 ms", 50, 200))  # fmt: skip
+
+
+async def latency_rates(
+    stack: Stack, client: Client, redis: Redis, broker: Redis, count: int, pool: str
+) -> dict[str, Any]:
+    """One worker process, as docs/operations.md starts it, sending ``count`` queued code
+    emails behind each provider latency: emails/s and its peak RSS."""
+    assert stack.sink is not None
+    found: dict[str, Any] = {}
+    try:
+        for label, low, high in LATENCIES:
+            stack.sink.set_latency(low, high)
+            row, processes = await worker_rate(stack, client, redis, broker, count, 1, pool)
+            for process in processes:
+                await asyncio.to_thread(stack.stop, process)
+            found[label] = row
+    finally:
+        stack.sink.set_latency(0)
+    return found
+
+
+async def baseline(
+    stack: Stack, redis: Redis, latency_ms: float, seconds: float, lanes: int = 64
+) -> dict[str, Any]:
+    """bench/baseline_app.py (the email sent inside the request, four sync gunicorn workers)
+    under ``lanes`` clients at once for ``seconds``: emails/s and the login's own time."""
+    assert stack.sink is not None
+    await create_accounts(redis, "base-", 5000)
+    process, url = await asyncio.to_thread(stack.start_baseline)
+    stack.sink.set_latency(latency_ms)
+    times: list[float] = []
+    failures = 0
+    numbers = iter(range(1, 10**9))
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            stop_at = time.monotonic() + seconds
+
+            async def lane() -> None:
+                nonlocal failures
+                while time.monotonic() < stop_at:
+                    account = account_id("base-", next(numbers) % 5000 + 1)
+                    started = time.monotonic()
+                    # A new connection each time: gunicorn's sync workers close every one.
+                    response = await http.post(
+                        "/v1/logins", json=login_body(account), headers={"Connection": "close"}
+                    )
+                    times.append(time.monotonic() - started)
+                    failures += response.status_code != 201
+
+            started = time.monotonic()
+            await asyncio.gather(*(lane() for _ in range(lanes)))
+            elapsed = time.monotonic() - started
+    finally:
+        stack.sink.set_latency(0)
+        await asyncio.to_thread(stack.stop, process)
+    sent = len(times) - failures
+    return {
+        "server": "gunicorn, 4 sync workers, the email sent inside the request",
+        "latency_ms": latency_ms,
+        "clients": lanes,
+        "logins": len(times),
+        "login_failures": failures,
+        "emails_per_second": round(sent / elapsed, 1),
+        "login_p50_ms": round(1000 * percentile(times, 0.5), 1),
+        "login_p99_ms": round(1000 * percentile(times, 0.99), 1),
+    }
 
 
 def smtplib_rate(port: int, count: int) -> dict[str, Any]:
@@ -185,7 +260,10 @@ async def end_to_end(
         await asyncio.sleep(0.05)
         accepted = {to: at for at, to in stack.sink.since(mark) if to in scheduled}
     latencies = [(accepted[to] - at) * 1000 for to, at in scheduled.items() if to in accepted]
+    times = sorted(accepted.values())
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
     return {
+        "emails_per_second": round((len(times) - 1) / span, 1) if span else 0.0,
         "rate_per_second": round(rate, 1),
         "logins": count,
         "login_failures": failures,

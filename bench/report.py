@@ -82,6 +82,35 @@ def targets(results: dict[str, Any]) -> list[Target]:
         "/s",
     )
     add(
+        "emails/s of one worker process at 100 ms >= 100",
+        _get(results, "workers", "latency", "100 ms", "emails_per_second"),
+        100,
+        True,
+        "/s",
+    )
+    add(
+        "RSS of that process (and children) <= 250 MiB",
+        _get(results, "workers", "latency", "100 ms", "peak_rss_mib_per_worker"),
+        250,
+        False,
+        "MiB",
+    )
+    baseline = _get(results, "baseline_100ms", "emails_per_second")
+    add(
+        "end-to-end emails/s at 100 ms >= 5 x email-in-request",
+        _get(results, "end_to_end_100ms", "capacity_emails_per_second"),
+        None if baseline is None else 5 * baseline,
+        True,
+        "/s",
+    )
+    add(
+        "end-to-end p99 at 100 ms, half capacity <= 500 ms",
+        _get(results, "end_to_end_100ms", "half_capacity", "p99_ms"),
+        500,
+        False,
+        "ms",
+    )
+    add(
         "end-to-end p99 at half capacity <= 100 ms",
         _get(results, "end_to_end", "p99_ms"),
         100,
@@ -166,6 +195,15 @@ def _workers(results: dict[str, Any]) -> list[str]:
             f" {w.get('broker_messages', '?')} broker messages"
         )
         out.append(_line(f"twostep, {w['workers']} x {w['pool']}", f"{rate} per worker ({count})"))
+    for label, row in found.get("latency", {}).items():
+        out.append(
+            _line(
+                f"1 worker process, provider takes {label}",
+                f"{row['emails_per_second']:,.0f} emails/s, peak RSS"
+                f" {row['peak_rss_mib_per_worker']} MiB ({row['emails_accepted']}/"
+                f"{row['emails_queued']} sent, {row['duplicates']} twice)",
+            )
+        )
     if "celery_noop" in found:
         rate = f"{found['celery_noop']['tasks_per_second']:,.0f} tasks/s"
         out.append(_line("Celery no-op task, 1 worker", rate))
@@ -190,6 +228,41 @@ def _end_to_end(results: dict[str, Any]) -> list[str]:
             f"{e2e['login_p50_ms']} / {e2e['login_p99_ms']} ms",
         ),
     ]
+
+
+def _slow_provider(results: dict[str, Any]) -> list[str]:
+    slow = results.get("end_to_end_100ms")
+    base = results.get("baseline_100ms")
+    out = []
+    if slow:
+        full, half = slow["offered"], slow["half_capacity"]
+        out += [
+            "End to end behind a provider that takes 100 ms per message",
+            _line(
+                f"offered {full['rate_per_second']:,.0f} logins/s: sent",
+                f"{slow['capacity_emails_per_second']:,.0f} emails/s (the capacity;"
+                f" {full['emails_missing']} missing)",
+            ),
+            _line(
+                f"at half of it, {half['rate_per_second']:,.0f}/s: p50 / p99 / max",
+                f"{half['p50_ms']} / {half['p99_ms']} / {half['max_ms']} ms"
+                f" ({half['emails_missing']} missing)",
+            ),
+        ]
+    if base:
+        ratio = ""
+        if slow and base["emails_per_second"]:
+            ratio = (
+                f"; twostep {slow['capacity_emails_per_second'] / base['emails_per_second']:.1f} x"
+            )
+        out.append(
+            _line(
+                "email sent inside the request (4 sync gunicorn workers)",
+                f"{base['emails_per_second']:,.0f} emails/s, login p50 {base['login_p50_ms']} ms,"
+                f" p99 {base['login_p99_ms']} ms ({base['clients']} clients){ratio}",
+            )
+        )
+    return out
 
 
 def _memory(results: dict[str, Any]) -> list[str]:
@@ -238,7 +311,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
 def table(results: dict[str, Any]) -> str:
     """The one table the bench prints."""
     out = [f"twostep bench: {results['config']['summary']}", ""]
-    for section in (_http, _redis, _workers, _end_to_end, _memory, _targets):
+    for section in (_http, _redis, _workers, _end_to_end, _slow_provider, _memory, _targets):
         lines = section(results)
         if lines:
             out += [*lines, ""]

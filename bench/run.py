@@ -38,6 +38,7 @@ class Options:
     threads: int
     accounts: int
     burst: int
+    latency_burst: int
     ops: int
     rss_logins: int
     run_dir: Path
@@ -100,9 +101,13 @@ class Run:
             await self.stage("redis memory", lambda: self._redis_memory(redis))
             await self.stage("workers", lambda: self._workers(client, redis, broker))
             await self.stage("end to end", lambda: self._end_to_end(client, redis))
+            await self.stage(
+                "end to end at 100 ms", lambda: self._end_to_end_slow(client, redis, broker)
+            )
             for process in self.workers:
                 self.stack.stop(process)
             self.workers.clear()
+            await self.stage("baseline at 100 ms", lambda: self._baseline(redis))
             await broker.delete(CODE_QUEUE, CODE_BACKUPS)
             await client.close()
             await self.stage("api rss", lambda: self._rss(broker))
@@ -197,6 +202,9 @@ class Run:
         self.results["workers"] = found
         found["celery_noop"] = await mail.noop_rate(self.stack, broker, o.burst, o.pool)
         found["smtplib"] = await asyncio.to_thread(mail.smtplib_rate, self.stack.sink.port, o.burst)
+        found["latency"] = await mail.latency_rates(
+            self.stack, client, redis, broker, o.latency_burst, o.pool
+        )
         found["twostep"], self.workers = await mail.worker_rate(
             self.stack, client, redis, broker, o.burst, o.workers, o.pool
         )
@@ -211,6 +219,47 @@ class Run:
             self.stack, client, redis, rate, max(2.0, self.options.seconds / 2)
         )
         self.results["end_to_end"] = {**result, "capacity": "0.5 x min(logins/s, emails/s)"}
+
+    async def _end_to_end_slow(self, client: Client, redis: Redis, broker: Redis) -> None:
+        """The same, behind a provider that takes 100 ms per message: first offered more than
+        the workers can send (what gets through is the capacity), then half of that."""
+        assert self.stack.sink is not None
+        per_process = (
+            self.results.get("workers", {})
+            .get("latency", {})
+            .get("100 ms", {})
+            .get("emails_per_second", 0.0)
+        )
+        if not per_process:
+            raise RuntimeError("needs the workers' rate at 100 ms of the stage before")
+        seconds = max(2.0, self.options.seconds / 2)
+        self.stack.sink.set_latency(100)
+        try:
+            offered = 1.5 * per_process * self.options.workers
+            full = await mail.end_to_end(self.stack, client, redis, offered, seconds)
+            await self._settle(broker)
+            capacity = full["emails_per_second"]
+            half = await mail.end_to_end(self.stack, client, redis, capacity / 2, seconds)
+        finally:
+            self.stack.sink.set_latency(0)
+        self.results["end_to_end_100ms"] = {
+            "offered": full,
+            "capacity_emails_per_second": capacity,
+            "half_capacity": half,
+        }
+
+    async def _settle(self, broker: Redis) -> None:
+        """Wait until the workers hold no job (a stage's leftovers must not slow the next)."""
+        deadline = time.monotonic() + 60
+        while await broker.llen(CODE_QUEUE) or await broker.hlen(mail.UNACKED):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the code queue did not drain in 60 s")
+            await asyncio.sleep(0.05)
+
+    async def _baseline(self, redis: Redis) -> None:
+        self.results["baseline_100ms"] = await mail.baseline(
+            self.stack, redis, 100, max(4.0, self.options.seconds)
+        )
 
     async def _rss(self, broker: Redis) -> None:
         """A fresh API; its workers' RSS after warming up, after N logins and after 2N."""

@@ -1,9 +1,13 @@
-"""The SMTP sink: accepts every message, keeps only when and to whom, and discards it."""
+"""The SMTP sink: accepts every message, keeps only when and to whom, and discards it.
+
+It can hold each message before it accepts it, as a real provider does (50-200 ms): a fixed
+time, or one drawn evenly from a range for each message."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import time
 from multiprocessing.connection import Connection
 from typing import cast
@@ -13,6 +17,16 @@ import uvloop
 _END_OF_DATA = b"\r\n.\r\n"
 
 
+class Latency:
+    """How long the sink holds each message before its 250: evenly from ``low`` to ``high``."""
+
+    def __init__(self) -> None:
+        self.low = self.high = 0.0
+
+    def draw(self) -> float:
+        return random.uniform(self.low, self.high) if self.high else 0.0
+
+
 class _Session(asyncio.Protocol):
     """Just enough RFC 5321 for smtplib and the workers: EHLO, MAIL, RCPT, DATA, RSET, QUIT.
 
@@ -20,8 +34,9 @@ class _Session(asyncio.Protocol):
     under test; this answers in microseconds, so the sink is never what is measured.
     """
 
-    def __init__(self, records: list[tuple[float, str]]) -> None:
+    def __init__(self, records: list[tuple[float, str]], latency: Latency) -> None:
         self.records = records
+        self.latency = latency
         self.transport: asyncio.WriteTransport | None = None
         self.buffer = b""
         self.in_data = False
@@ -34,6 +49,7 @@ class _Session(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         replies: list[bytes] = []
+        accepted = ""  # the recipient of a message ended in this read, if any
         while self.buffer:
             if self.in_data:
                 # The body may arrive in many reads; look for its end across the boundary.
@@ -43,7 +59,7 @@ class _Session(asyncio.Protocol):
                     break
                 self.buffer = self.buffer[end + 3 :]
                 self.in_data = False
-                self.records.append((time.monotonic(), self.recipient))
+                accepted = self.recipient
                 replies.append(b"250 OK discarded\r\n")
                 continue
             line, sep, rest = self.buffer.partition(b"\r\n")
@@ -53,10 +69,23 @@ class _Session(asyncio.Protocol):
             replies.append(self._command(line))
             if replies[-1].startswith(b"221"):
                 break
-        if replies and self.transport is not None:
-            self.transport.write(b"".join(replies))
-            if replies[-1].startswith(b"221"):
-                self.transport.close()
+        if not replies:
+            return
+        hold = self.latency.draw() if accepted else 0.0
+        if hold:
+            # The client waits for the 250 before it sends more: nothing is reordered.
+            asyncio.get_running_loop().call_later(hold, self._reply, replies, accepted)
+        else:
+            self._reply(replies, accepted)
+
+    def _reply(self, replies: list[bytes], accepted: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if accepted:
+            self.records.append((time.monotonic(), accepted))
+        self.transport.write(b"".join(replies))
+        if replies[-1].startswith(b"221"):
+            self.transport.close()
 
     def _command(self, line: bytes) -> bytes:
         verb = line[:4].upper()
@@ -81,7 +110,8 @@ class _Session(asyncio.Protocol):
 async def _serve(port: int, conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     records: list[tuple[float, str]] = []
-    server = await loop.create_server(lambda: _Session(records), "127.0.0.1", port)
+    latency = Latency()
+    server = await loop.create_server(lambda: _Session(records, latency), "127.0.0.1", port)
     stopped = asyncio.Event()
 
     def answer() -> None:
@@ -94,6 +124,9 @@ async def _serve(port: int, conn: Connection) -> None:
             conn.send(len(records))
         elif command[0] == "since":
             conn.send(records[command[1] :])
+        elif command[0] == "latency":
+            latency.low, latency.high = command[1], command[2]
+            conn.send("ok")
         else:
             conn.send("stopping")
             stopped.set()

@@ -113,6 +113,11 @@ class Sink:
         """(time.monotonic() of acceptance, recipient) of each message accepted after ``mark``."""
         return list(self._ask("since", mark))
 
+    def set_latency(self, low_ms: float, high_ms: float | None = None) -> None:
+        """Hold each message ``low_ms`` before accepting it, or from ``low_ms`` to ``high_ms``."""
+        high = low_ms if high_ms is None else high_ms
+        self._ask("latency", low_ms / 1000, high / 1000)
+
     def stop(self) -> None:
         with contextlib.suppress(OSError, EOFError):
             self._ask("stop")
@@ -201,7 +206,10 @@ class Stack:
         return process, f"http://127.0.0.1:{port}"
 
     def start_worker(self, name: str, app: str, pool: str) -> Process:
-        """``celery -A <app> worker``, one process of the given pool, and wait until it consumes."""
+        """``celery -A <app> worker``, one process, and wait until it consumes. Pool "threads"
+        is the worker as docs/operations.md starts it (its own pool and concurrency: threads,
+        TWOSTEP_SMTP_MAX_SESSIONS of them); "solo" runs one job at a time."""
+        chosen = [] if pool == "threads" else ["--pool", pool, "--concurrency", "1"]
         args = [
             str(BIN / "celery"),
             "-A",
@@ -209,10 +217,7 @@ class Stack:
             "worker",
             "--loglevel",
             "INFO",
-            "--pool",
-            pool,
-            "--concurrency",
-            "1",
+            *chosen,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
@@ -226,6 +231,25 @@ class Stack:
                 raise RuntimeError(f"worker {name} did not start:\n{process.logs()[-2000:]}")
             time.sleep(0.05)
         return process
+
+    def start_baseline(self, workers: int = 4) -> tuple[Process, str]:
+        """bench/baseline_app.py on ``workers`` sync gunicorn workers."""
+        port = free_port()
+        args = [
+            str(BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "bench.baseline_app:app",
+        ]
+        process = self._spawn("baseline", args, self.env())
+        wait_for_port(port, process.proc)
+        return process, f"http://127.0.0.1:{port}"
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
         process = Process(name, args, env, self.run_dir)
@@ -250,6 +274,12 @@ def rss_bytes(root_pid: int) -> tuple[int, list[int]]:
     children = Path(f"/proc/{root_pid}/task/{root_pid}/children").read_text().split()
     sizes = [_vmrss(int(pid)) for pid in children]
     return sum(sizes), sizes
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """VmRSS of a process and its children (a Celery worker and its pool's processes, if any)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _vmrss(pid) + sum(_vmrss(int(child)) for child in children)
 
 
 def _vmrss(pid: int) -> int:
