@@ -112,7 +112,8 @@ class Plan:
         for number in range(1, self.workers + 1):
             name = "worker" if self.workers == 1 else f"worker{number}"
             celery = [str(BIN / "celery"), "-A", "workers.app", "worker", "--loglevel", "INFO"]
-            celery += ["--concurrency", "1", "--hostname", f"{name}@%h"]
+            # Its own pool and concurrency, as in production: TWOSTEP_SMTP_MAX_SESSIONS threads.
+            celery += ["--hostname", f"{name}@%h"]
             children.append(Child(name, celery, service, ready_line=" ready."))
         if self.portal:
             portal = base | {
