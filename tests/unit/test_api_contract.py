@@ -29,24 +29,36 @@ from shared.jobs import (
 )
 from shared.keys import account_tag
 from shared.settings import Settings
-from tests.api_calls import code_of, make_settings
+from tests.api_calls import (
+    ACCOUNT,
+    CLIENT,
+    EMAIL,
+    FIREFOX_LINUX,
+    FULL_WIDTH_DIGITS,
+    OTHER,
+    OTHER_EMAIL,
+    assert_problem,
+    challenge,
+    code_of,
+    login,
+    make_settings,
+    new_account,
+    open_challenge,
+    redis_keys,
+    redis_text,
+    resend,
+    verify,
+    wrong,
+)
 from tests.fakes import START, FakeClock, RecordingMailQueue
 from tests.processes import API_KEY
 
-ACCOUNT = "u-42"
-OTHER = "u-43"
-EMAIL = "ada@example.com"
-OTHER_EMAIL = "bob@example.org"
-FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-CLIENT = {"ip": "203.0.113.9", "user_agent": FIREFOX_LINUX}
-PROBLEM_JSON = "application/problem+json"
 DAY = 86400
 # Well formed, but no challenge or browser has them.
 UNKNOWN_CHALLENGE = "ch_" + "0" * 32 + "_" + "A" * 22
 UNKNOWN_BROWSER = "tb_" + "B" * 16
 TOKEN_SHAPE = re.compile(r"^tb_[A-Za-z0-9_-]+\.(?P<secret>[A-Za-z0-9_-]{43,})$")
-# Digits that str.isdigit() accepts but that are not a code.
-FULL_WIDTH_DIGITS = str.maketrans("0123456789", "".join(chr(0xFF10 + n) for n in range(10)))
+# Digits that str.isdigit() accepts but that are not a code (FULL_WIDTH_DIGITS too).
 ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "".join(chr(0x0660 + n) for n in range(10)))
 ACCOUNT_VIEW_FIELDS = {
     "account_id",
@@ -75,77 +87,9 @@ def at(offset_seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def wrong(code: str) -> str:
-    """A well-formed code that is certainly not ``code``."""
-    return f"{(int(code) + 1) % 1_000_000:06d}"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """An RFC 9457 problem document with this status and code; 429s carry Retry-After."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0].strip() == PROBLEM_JSON
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    for member in ("type", "title", "detail"):
-        assert isinstance(body[member], str)
-        assert body[member]
-    if status == 429:
-        assert isinstance(body["retry_after"], int)
-        assert body["retry_after"] >= 1
-        assert response.headers["retry-after"] == str(body["retry_after"])
-    return body
-
-
 def assert_names_field(body: dict[str, Any], field: str) -> None:
     names = [error["field"] for error in body["errors"]]
     assert any(name == field or name.startswith(field + ".") for name in names), names
-
-
-async def new_account(
-    api: httpx.AsyncClient,
-    account_id: str = ACCOUNT,
-    email: str = EMAIL,
-    *,
-    two_step: bool = True,
-) -> None:
-    response = await api.put(f"/v1/accounts/{account_id}", json={"email": email, "locale": "en"})
-    assert response.status_code == 201, response.text
-    if two_step:
-        response = await api.put(f"/v1/accounts/{account_id}/two-step", json={"enabled": True})
-        assert response.status_code == 200, response.text
-
-
-async def login(api: httpx.AsyncClient, account_id: str = ACCOUNT, **body: Any) -> httpx.Response:
-    return await api.post("/v1/logins", json={"account_id": account_id, **body})
-
-
-async def open_challenge(
-    api: httpx.AsyncClient, mail: RecordingMailQueue, account_id: str = ACCOUNT, **body: Any
-) -> tuple[str, str]:
-    """Start a login that needs a code; return the challenge id and the emailed code."""
-    before = len(mail.codes)
-    response = await login(api, account_id, **body)
-    assert response.status_code == 201, response.text
-    assert len(mail.codes) == before + 1
-    return response.json()["challenge_id"], code_of(mail.codes[-1])
-
-
-async def verify(
-    api: httpx.AsyncClient, challenge_id: str, code: str, **body: Any
-) -> httpx.Response:
-    return await api.post(f"/v1/challenges/{challenge_id}/verify", json={"code": code, **body})
-
-
-async def resend(api: httpx.AsyncClient, challenge_id: str, **body: Any) -> httpx.Response:
-    return await api.post(f"/v1/challenges/{challenge_id}/resend", json=body)
-
-
-async def challenge(api: httpx.AsyncClient, challenge_id: str) -> dict[str, Any]:
-    response = await api.get(f"/v1/challenges/{challenge_id}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 async def trust_browser(
@@ -167,39 +111,6 @@ async def browsers(api: httpx.AsyncClient, account_id: str = ACCOUNT) -> list[di
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
-
-
-async def redis_keys(client: redis.asyncio.Redis) -> list[str]:
-    return [key async for key in client.scan_iter(count=1000)]
-
-
-async def redis_text(client: redis.asyncio.Redis) -> str:
-    """Every key and every value Redis holds (hash fields, set and zset members, stream
-    entries), as text."""
-    parts: list[str] = []
-    for key in await redis_keys(client):
-        parts.append(key)
-        kind = await client.type(key)
-        if kind == "string":
-            parts.append(str(await client.get(key)))
-        elif kind == "hash":
-            for field, value in (await client.hgetall(key)).items():
-                parts += [field, value]
-        elif kind == "zset":
-            for member, score in await client.zrange(key, 0, -1, withscores=True):
-                parts += [member, repr(score)]
-        elif kind == "set":
-            parts += list(await client.smembers(key))
-        elif kind == "list":
-            parts += list(await client.lrange(key, 0, -1))
-        elif kind == "stream":
-            for entry_id, fields in await client.xrange(key):
-                parts.append(entry_id)
-                for field, value in fields.items():
-                    parts += [field, value]
-        else:
-            raise AssertionError(f"unexpected Redis type {kind} for {key}")
-    return "\n".join(parts)
 
 
 @pytest.fixture

@@ -15,27 +15,25 @@ import pyotp
 import pytest
 
 from api import guessing, totp
-from tests.api_calls import make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
-from tests.unit.test_api_contract import (
-    assert_problem,
-    login,
-    new_account,
-    open_challenge,
-    verify,
-    wrong,
-)
-from tests.unit.test_totp_recovery import (
+from tests.api_calls import (
     NOT_A_RECOVERY_CODE,
     STEP,
     app_code,
+    assert_problem,
     enable_totp,
+    login,
+    make_settings,
+    new_account,
     new_recovery_codes,
+    open_challenge,
     totp_challenge,
+    verify,
     verify_recovery,
     verify_totp,
+    wrong,
     wrong_totp,
 )
+from tests.fakes import FakeClock, RecordingMailQueue
 
 # What docs/reliability.md states for the default settings.
 DOCUMENTED_PER_DAY = {

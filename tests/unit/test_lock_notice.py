@@ -12,18 +12,18 @@ import pytest
 
 from shared.settings import Settings
 from shared.times import rfc3339
-from tests.api_calls import make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
-from tests.unit.test_api_contract import (
+from tests.api_calls import (
     ACCOUNT,
     CLIENT,
     assert_problem,
     login,
+    make_settings,
     new_account,
     open_challenge,
     verify,
     wrong,
 )
+from tests.fakes import FakeClock, RecordingMailQueue
 
 ACCOUNT_LOCKED = "account_locked"
 

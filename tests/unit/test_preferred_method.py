@@ -14,19 +14,23 @@ import redis.asyncio
 from api.main import create_app
 from shared.jobs import CODE_QUEUE
 from shared.keys import AccountKeys
-from tests.api_calls import AUTH, code_of, make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
-from tests.processes import RedisServer
-from tests.unit.test_api_contract import (
+from tests.api_calls import (
     ACCOUNT,
+    AUTH,
     EMAIL,
+    app_code,
     assert_problem,
+    code_of,
+    enable_totp,
     login,
+    make_settings,
     new_account,
+    new_recovery_codes,
     resend,
     verify,
 )
-from tests.unit.test_totp_recovery import app_code, enable_totp, new_recovery_codes
+from tests.fakes import FakeClock, RecordingMailQueue
+from tests.processes import RedisServer
 
 CAP = 10  # the default code emails per account per rolling hour
 

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
-import pyotp
 import pytest
 import redis.asyncio
 
@@ -29,32 +28,42 @@ from shared.jobs import (
 )
 from shared.keys import account_tag
 from shared.settings import Settings
-from tests.api_calls import api_client, code_of, make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
-from tests.processes import API_KEY, SECRET_KEY
-from tests.unit.test_api_contract import (
+from tests.api_calls import (
     ACCOUNT,
     EMAIL,
     FULL_WIDTH_DIGITS,
+    NOT_A_RECOVERY_CODE,
     OTHER,
     OTHER_EMAIL,
+    STEP,
+    api_client,
+    app_code,
     assert_problem,
     challenge,
+    code_of,
+    confirm,
+    enable_totp,
+    enrol,
     login,
+    make_settings,
     new_account,
+    new_recovery_codes,
     open_challenge,
     redis_keys,
     redis_text,
     resend,
+    totp_challenge,
     verify,
+    verify_recovery,
+    verify_totp,
     wrong,
+    wrong_totp,
 )
+from tests.fakes import FakeClock, RecordingMailQueue
+from tests.processes import API_KEY, SECRET_KEY
 
-STEP = 30
 ENROLMENT_SECONDS = 900
 RECOVERY_SHAPE = re.compile(r"^[a-z0-9]{4}(-[a-z0-9]{4}){3}$")
-# Well formed, but never one of a drawn set (the odds of a clash are about 2**-75).
-NOT_A_RECOVERY_CODE = "2222-3333-4444-5555"
 OTHER_SECRET_KEY = "rotated-secret-key-abcdefghijklmnopqrstuvwxyz0123"
 
 
@@ -71,58 +80,6 @@ RFC6238_SHA1 = [
 
 
 # Helpers
-
-
-def app_code(secret: str, moment: float) -> str:
-    """What an authenticator app (pyotp's defaults: SHA-1, 6 digits, 30 s) shows at ``moment``."""
-    return pyotp.TOTP(secret).at(int(moment))
-
-
-def wrong_totp(secret: str, now: float) -> str:
-    """A six-digit code that matches none of the steps the API accepts at ``now``."""
-    taken = {app_code(secret, now + offset) for offset in (-STEP, 0, STEP)}
-    return next(code for code in (f"{n:06d}" for n in range(1_000_000)) if code not in taken)
-
-
-async def enrol(api: httpx.AsyncClient, account_id: str = ACCOUNT) -> dict[str, Any]:
-    response = await api.post(f"/v1/accounts/{account_id}/totp")
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def confirm(api: httpx.AsyncClient, code: Any, account_id: str = ACCOUNT) -> httpx.Response:
-    return await api.post(f"/v1/accounts/{account_id}/totp/confirm", json={"code": code})
-
-
-async def enable_totp(api: httpx.AsyncClient, clock: FakeClock, account_id: str = ACCOUNT) -> str:
-    """Enrol and confirm with the code of the current step; return the secret."""
-    secret: str = (await enrol(api, account_id))["secret"]
-    response = await confirm(api, app_code(secret, clock.now), account_id)
-    assert response.status_code == 200, response.text
-    return secret
-
-
-async def totp_challenge(api: httpx.AsyncClient, account_id: str = ACCOUNT) -> str:
-    response = await login(api, account_id, method="totp")
-    assert response.status_code == 201, response.text
-    challenge_id: str = response.json()["challenge_id"]
-    return challenge_id
-
-
-async def verify_totp(api: httpx.AsyncClient, challenge_id: str, code: Any) -> httpx.Response:
-    return await verify(api, challenge_id, code, method="totp")
-
-
-async def verify_recovery(api: httpx.AsyncClient, challenge_id: str, code: str) -> httpx.Response:
-    return await verify(api, challenge_id, code, method="recovery_code")
-
-
-async def new_recovery_codes(api: httpx.AsyncClient, account_id: str = ACCOUNT) -> list[str]:
-    response = await api.post(f"/v1/accounts/{account_id}/recovery-codes")
-    assert response.status_code == 201, response.text
-    made: list[str] = response.json()["codes"]
-    return made
 
 
 async def view(api: httpx.AsyncClient, account_id: str = ACCOUNT) -> dict[str, Any]:

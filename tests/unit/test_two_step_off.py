@@ -12,26 +12,24 @@ import pytest
 import redis.asyncio
 
 from shared.keys import AccountKeys
-from tests.api_calls import make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
-from tests.unit.test_api_contract import (
+from tests.api_calls import (
     ACCOUNT,
-    assert_problem,
-    login,
-    new_account,
-    open_challenge,
-    resend,
-    verify,
-)
-from tests.unit.test_totp_recovery import (
     STEP,
     app_code,
+    assert_problem,
     enable_totp,
+    login,
+    make_settings,
+    new_account,
     new_recovery_codes,
+    open_challenge,
+    resend,
     totp_challenge,
+    verify,
     verify_recovery,
     verify_totp,
 )
+from tests.fakes import FakeClock, RecordingMailQueue
 
 
 async def two_step(api: httpx.AsyncClient, enabled: bool) -> None:
