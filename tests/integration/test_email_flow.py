@@ -15,11 +15,12 @@ import redis
 
 from shared.crypto import Sealer
 from shared.jobs import CODE_BACKUPS, CODE_QUEUE, code_seal_context
-from tests.integration.conftest import (
+from tests.integration.flow import (
     BROKER_DB,
     IDLE_BROKER_DB,
     OffsetClock,
     code_in,
+    enrol,
     html_part,
     mails_to,
     text_part,
@@ -32,27 +33,6 @@ pytestmark = pytest.mark.integration
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 CLIENT = {"ip": "203.0.113.9", "user_agent": FIREFOX}
-
-
-async def enrol(
-    client: httpx.AsyncClient,
-    account: str,
-    email: str,
-    locale: str = "en",
-    mailbox: MailCatcher | None = None,
-) -> None:
-    """Create the account and turn two-step on; with a mailbox, wait for the notice so that
-    the mails that follow arrive in a known order."""
-    response = await client.put(f"/v1/accounts/{account}", json={"email": email, "locale": locale})
-    assert response.status_code == 201, response.text
-    response = await client.put(f"/v1/accounts/{account}/two-step", json={"enabled": True})
-    assert response.status_code == 200, response.text
-    assert response.json()["two_step_enabled"] is True
-    if mailbox is not None:
-        deadline = time.monotonic() + 10
-        while not mails_to(mailbox, email):
-            assert time.monotonic() < deadline, "the two-step notice never arrived"
-            await asyncio.sleep(0.02)
 
 
 async def login(api: httpx.AsyncClient, account: str, **extra: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from shared.jobs import CODE_BACKUPS, CODE_QUEUE, code_seal_context
 from shared.redisconn import broker_beside_state
 from shared.settings import Settings
 from tests.api_calls import make_settings
-from tests.integration.conftest import running
+from tests.integration.flow import running
 from tests.processes import SECRET_KEY, RedisServer
 
 pytestmark = pytest.mark.integration

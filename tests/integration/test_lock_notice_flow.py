@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.integration.conftest import OffsetClock, html_part, mails_to, text_part
-from tests.integration.test_email_flow import enrol
-from tests.integration.test_totp_recovery_flow import oathtool
+from tests.integration.flow import OffsetClock, enrol, html_part, mails_to, oathtool, text_part
 from tests.smtpserver import MailCatcher
 from workers.render import local_datetime
 

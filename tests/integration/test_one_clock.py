@@ -15,7 +15,7 @@ from api.main import create_app
 from shared.clock import StoreClock
 from tests.api_calls import make_settings
 from tests.fakes import RecordingMailQueue
-from tests.integration.conftest import running
+from tests.integration.flow import running
 from tests.processes import RedisServer
 
 pytestmark = pytest.mark.integration

@@ -11,19 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import OffsetClock, html_part, mails_to, text_part
-from tests.integration.test_email_flow import enrol
+from tests.integration.flow import OffsetClock, enrol, html_part, mails_to, oathtool, text_part
 from tests.smtpserver import MailCatcher
 
 pytestmark = pytest.mark.integration
-
-
-def oathtool(secret: str, at: float) -> str:
-    result = subprocess.run(
-        ["oathtool", "--totp", "--base32", secret, "--now", f"@{int(at)}"],
-        capture_output=True, text=True, check=True, timeout=10,
-    )  # fmt: skip
-    return result.stdout.strip()
 
 
 def read_qr(svg_text: str, folder: Path) -> str:
