@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack.secrets import SECRETS_FILE
-from tests.devstack.test_stack import Launcher
+from tests.devstack.launcher import Launcher
 from tests.processes import ROOT
 
 pytestmark = pytest.mark.integration
