@@ -1,5 +1,6 @@
 """A whole twostep on loopback for the drills: its own redis-server (append-only, so it can be
-restarted without losing data), a real SMTP server, workers and API processes."""
+restarted without losing data), a real SMTP server, workers and API processes; what the drills
+count in the mail it caught, and the line each drill prints of its counts."""
 
 from __future__ import annotations
 
@@ -118,3 +119,7 @@ def duplicates(catcher: MailCatcher) -> dict[str, int]:
     """Message-IDs (one per send of one challenge) that arrived more than once."""
     counts = Counter(m["Message-ID"] for m in code_mails(catcher))
     return {mid: n for mid, n in counts.items() if n > 1}
+
+
+def report(name: str, **counts: object) -> None:
+    print(f"\n[drill] {name}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))

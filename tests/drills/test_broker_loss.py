@@ -18,8 +18,7 @@ import redis
 
 from shared.keys import AccountKeys
 from tests import smtpserver
-from tests.drills.stack import AUTH, Stack, code_mails, wait_for_recipients
-from tests.drills.test_faults import report
+from tests.drills.stack import AUTH, Stack, code_mails, report, wait_for_recipients
 from tests.processes import start_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.drill]

@@ -20,6 +20,7 @@ from tests.drills.stack import (
     code_mails,
     duplicates,
     login_all,
+    report,
     wait_for_recipients,
 )
 
@@ -32,10 +33,6 @@ def stack(log_dir: Path, request: pytest.FixtureRequest) -> Iterator[Stack]:
     built = Stack(log_dir / request.node.name, **(marker.kwargs if marker else {}))
     yield built
     built.stop()
-
-
-def report(name: str, **counts: object) -> None:
-    print(f"\n[drill] {name}: " + ", ".join(f"{key}={value}" for key, value in counts.items()))
 
 
 async def test_smtp_refusing_30_percent_at_random_still_delivers_each_email_once(
