@@ -1,8 +1,10 @@
 """Authenticator apps (TOTP) and recovery codes, checked through the app in process.
 
-Every test that uses ``api`` runs twice, on fakeredis and on a real redis-server. TOTP
-codes are computed here with pyotp straight from the secret the API returned, as an
-authenticator app would, so they check the project's wrapper rather than reuse it.
+Every test that uses ``api`` runs three times, through its ``state_redis`` (see
+``tests/conftest.py``): on fakeredis, on a real redis-server and on a real three-master Redis
+Cluster. TOTP codes are computed with pyotp (``app_code`` in ``tests/api_calls.py``) straight
+from the secret the API returned, as an authenticator app would, so they check the project's
+wrapper rather than reuse it.
 The fake clock starts on a 30-second boundary, so ``clock.now + 30 * k`` is step S + k.
 """
 
