@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -41,9 +42,16 @@ class Runtime:
     sleep: Sleep = time.sleep
     metrics: WorkerMetrics = field(default_factory=WorkerMetrics)
     webhooks: WebhookStore | None = None
-    claimant: str = field(
+    process_name: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     )
+
+    @property
+    def claimant(self) -> str:
+        """Who holds a claim on a send: this job thread of this process. A claim is its
+        claimant's again when asked twice (a script run again after a NOSCRIPT), so two
+        threads of one process must never share a name: both would send the email."""
+        return f"{self.process_name}:{threading.get_ident()}"
 
     @classmethod
     def build(cls, settings: Settings, metrics: WorkerMetrics) -> Runtime:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 
 import fakeredis
@@ -93,6 +94,42 @@ async def test_a_code_job_is_sent_once_even_when_delivered_twice(
     assert "246810" in body.get_content()
     state = fakeredis.FakeRedis(server=server, decode_responses=True)
     assert state.hget(challenge_key(challenge_id), "delivery") == "sent"
+
+
+class _HeldSender(FakeSender):
+    """Holds each send until released, as a provider taking its time does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sending = threading.Event()
+        self.release = threading.Event()
+
+    def send(self, mail: OutgoingMail) -> None:
+        self.sending.set()
+        assert self.release.wait(10)
+        super().send(mail)
+
+
+async def test_two_threads_of_one_process_given_the_same_job_send_it_once(
+    server: fakeredis.FakeServer, clock: FakeClock
+) -> None:
+    """Job threads share a process's runtime: a job delivered twice may run in two of them at
+    once, and the second must find the send busy, not claim it again as its own."""
+    _, challenge_id = await _challenge(server, clock)
+    sender = _HeldSender()
+    runtime = make_runtime(server, sender, clock)
+    outcomes: list[str] = []
+    first = threading.Thread(
+        target=lambda: outcomes.append(tasks.send_code(runtime, _job(challenge_id), 0))
+    )
+    first.start()
+    assert sender.sending.wait(10)
+    with pytest.raises(RetryLater, match="another worker is sending it"):
+        tasks.send_code(runtime, _job(challenge_id), 0)
+    sender.release.set()
+    first.join(10)
+    assert outcomes == ["sent"]
+    assert len(sender.sent) == 1
 
 
 async def test_a_job_whose_code_was_resent_is_dropped(
