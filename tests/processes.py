@@ -130,8 +130,10 @@ def service_env(**settings: object) -> dict[str, str]:
 
 
 def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extra: str) -> Process:
-    """``celery -A workers.app worker``, as docs/operations.md starts it, and wait until it
-    consumes."""
+    """``celery -A workers.app worker``, as docs/operations.md starts it (its own pool and
+    concurrency: TWOSTEP_SMTP_MAX_SESSIONS threads), and wait until it consumes. ``extra``
+    adds arguments (``--pool solo`` for one job at a time; ``--pool prefork`` is not one:
+    Celery reads the app's ``worker_pool`` over it)."""
     worker = Process(
         name,
         [
@@ -141,10 +143,6 @@ def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extr
             "worker",
             "--loglevel",
             "INFO",
-            "--concurrency",
-            "1",
-            "--pool",
-            "solo",
             "--without-gossip",
             "--without-mingle",
             "--hostname",

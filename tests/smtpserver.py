@@ -75,6 +75,9 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
+        if self._catcher.delay_seconds:
+            # A provider's time to accept; each connection waits on its own.
+            await asyncio.sleep(self._catcher.delay_seconds)
         action = self._catcher._next_action()
         if action is None:
             self._catcher._accept(envelope.original_content)
@@ -98,6 +101,9 @@ class MailCatcher:
         self.host = _HOST
         # Whether EHLO offers PIPELINING (RFC 2920), as most mail servers do.
         self.pipelining = pipelining
+        # How long each DATA waits before its answer, as a real provider's 50-200 ms does.
+        self.delay_seconds = 0.0
+        self.accepted_at: list[float] = []  # time.monotonic() of each acceptance
         self._refusals: dict[str, deque[str]] = {"MAIL": deque(), "RCPT": deque()}
         self.port = 0
         self.messages: list[EmailMessage] = []
@@ -211,6 +217,8 @@ class MailCatcher:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.accepted_at.clear()
+            self.delay_seconds = 0.0
             self._script.clear()
             self._random = None
             self.refused = 0
@@ -257,4 +265,5 @@ class MailCatcher:
         assert isinstance(message, EmailMessage)
         with self._lock:
             self.messages.append(message)
+            self.accepted_at.append(time.monotonic())
             self._lock.notify_all()

@@ -111,9 +111,9 @@ async def wait_for_a_held_job(broker: redis.Redis, within: float = 10.0) -> None
 
 async def test_workers_survive_the_broker_stopping_with_jobs_in_hand(stack: Stack) -> None:
     stack.workers.append(
-        start_worker(stack.env(), stack.logs, "prefork", "--pool", "prefork", "--concurrency", "2")
+        start_worker(stack.env(), stack.logs, "threads")  # as docs/operations.md starts it
     )
-    stack.workers.append(start_worker(stack.env(), stack.logs, "solo"))
+    stack.workers.append(start_worker(stack.env(), stack.logs, "solo", "--pool", "solo"))
     pids = [worker.proc.pid for worker in stack.workers]
     url = stack.add_api()
     trickle = Trickle(

@@ -30,8 +30,8 @@ def system(log_dir: Path) -> Iterator[tuple[httpx.Client, MailCatcher]]:
         smtp_host=catcher.host,
         smtp_port=catcher.port,
     )
-    # The worker's default pool (prefork), as `celery -A workers.app worker` starts it.
-    worker = start_worker(env, log_dir / "e2e", "worker-e2e", "--pool", "prefork", "-c", "2")
+    # The worker's own pool (threads), as `celery -A workers.app worker` starts it.
+    worker = start_worker(env, log_dir / "e2e", "worker-e2e")
     api, url = start_api(env, log_dir / "e2e", "--workers", "2")
     with httpx.Client(base_url=url, headers=AUTH, timeout=10) as client:
         deadline = time.monotonic() + 20

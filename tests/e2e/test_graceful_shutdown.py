@@ -1,8 +1,8 @@
 """Graceful shutdown, as a scale-down or a rollout does it: SIGTERM to the main process only.
 
-A worker finishes the email it is sending and hands back every job it holds but has not
-started; a fresh worker then sends those, each email once. The API finishes the request in
-flight, refuses new connections, and exits 0.
+A worker finishes the emails it is sending (one per SMTP session, several at once) and hands
+back every job it holds but has not started; a fresh worker then sends those, each email once.
+The API finishes the request in flight, refuses new connections, and exits 0.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from tests.processes import (
 pytestmark = pytest.mark.integration
 
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-LOGINS = 4
-HELD_DATA = 3  # the worker sends two emails freely; the third is in flight at SIGTERM
+LOGINS = 6
+SESSIONS = 3  # the worker's threads, each with an SMTP session: three emails in flight at once
+HELD_DATA = 3  # the worker sends two emails freely; from the third on, they wait in flight
 # Short, so each code job's backup (due at half of it) comes due within the test and the
 # test sees that it mails nothing a second time.
 VISIBILITY_TIMEOUT_SECONDS = 16
@@ -60,10 +61,12 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None
 
 
 class GatedMailServer:
-    """A real SMTP server (aiosmtpd) that holds the ``hold_at``-th DATA until ``release()``."""
+    """A real SMTP server (aiosmtpd) that holds every DATA from the ``hold_at``-th on until
+    ``release()``; ``holding`` is set once ``held`` of them wait."""
 
-    def __init__(self, hold_at: int) -> None:
+    def __init__(self, hold_at: int, held: int) -> None:
         self.hold_at = hold_at
+        self.held = held
         self.messages: list[EmailMessage] = []
         self.data_commands = 0
         self.holding = threading.Event()
@@ -87,8 +90,9 @@ class GatedMailServer:
         with self._lock:
             self.data_commands += 1
             number = self.data_commands
-        if number == self.hold_at:
-            self.holding.set()
+        if number >= self.hold_at and not self._released.is_set():
+            if number == self.hold_at + self.held - 1:
+                self.holding.set()
             # Held in a thread of the server's loop, at most a minute, until the test says.
             await asyncio.get_running_loop().run_in_executor(None, self._released.wait, 60)
         message = BytesParser(policy=default_policy).parsebytes(envelope.original_content)
@@ -126,7 +130,7 @@ def test_sigterm_lets_a_worker_finish_its_email_and_hand_back_the_rest(
 ) -> None:
     logs = log_dir / "graceful"
     broker = redis.Redis.from_url(redis_for_test.url(1))
-    with GatedMailServer(hold_at=HELD_DATA) as smtp:
+    with GatedMailServer(hold_at=HELD_DATA, held=SESSIONS) as smtp:
         env = service_env(
             redis_url=redis_for_test.url(0),
             broker_url=redis_for_test.url(1),
@@ -134,6 +138,7 @@ def test_sigterm_lets_a_worker_finish_its_email_and_hand_back_the_rest(
             smtp_port=smtp.port,
             smtp_timeout_seconds=30,
             mail_rate_per_second=1000,
+            smtp_max_sessions=SESSIONS,
             broker_visibility_timeout_seconds=VISIBILITY_TIMEOUT_SECONDS,
         )
         api, url = start_api(env, logs)
@@ -153,9 +158,9 @@ def test_sigterm_lets_a_worker_finish_its_email_and_hand_back_the_rest(
             assert jobs == 2 * LOGINS
             assert broker.zcard(CODE_BACKUPS) == LOGINS
 
-            # The worker as production runs it: the prefork pool, SIGTERM to its main process.
-            first = start_worker(env, logs, "worker-grace-1", "--pool", "prefork")
-            wait_until(smtp.holding.is_set, 30, "the third email is in flight")
+            # The worker as production runs it (its threads pool), SIGTERM to its process.
+            first = start_worker(env, logs, "worker-grace-1")
+            wait_until(smtp.holding.is_set, 30, "three emails are in flight")
             held_back = unacked_task_ids(broker)
             sent_before = smtp.message_ids()
             assert len(sent_before) == HELD_DATA - 1
@@ -166,18 +171,18 @@ def test_sigterm_lets_a_worker_finish_its_email_and_hand_back_the_rest(
             smtp.release()
             assert first.proc.wait(timeout=30) == 0, first.logs()
 
-            # The email in flight was finished, and acknowledged: it is not handed back.
+            # The emails in flight were finished, and acknowledged: they are not handed back.
             in_flight = set(smtp.message_ids()) - set(sent_before)
-            assert len(in_flight) == 1
+            assert len(in_flight) == SESSIONS
             assert broker.hlen("unacked") == 0, "jobs held by the stopped worker were not restored"
             waiting = task_ids(broker, CODE_QUEUE) | task_ids(broker, NOTICE_QUEUE)
-            # It held the email in flight (and what it had prefetched), and gave every one
-            # back but the one it finished.
+            # It held the emails in flight (and what it had prefetched), and gave every one
+            # back but those it finished.
             assert held_back
-            assert len(held_back - waiting) == 1
-            assert len(waiting) == jobs - HELD_DATA
+            assert len(held_back - waiting) == SESSIONS
+            assert len(waiting) == jobs - (HELD_DATA - 1) - SESSIONS
 
-            second = start_worker(env, logs, "worker-grace-2", "--pool", "prefork")
+            second = start_worker(env, logs, "worker-grace-2")
             # Every job is done, and every backup came due (within the visibility timeout) and
             # was settled by a sweeper without mailing anything a second time.
             wait_until(lambda: queued_or_unacked(broker) == 0, 40, "the second worker is done")

@@ -1,6 +1,6 @@
 """A whole sign-in over real processes, then everything they printed and counted is checked:
 every line is JSON, the request id runs from the API into the worker, no secret is anywhere,
-and the metrics of two uvicorn processes and of Celery's prefork children add up."""
+and the metrics of two uvicorn processes and of the worker add up."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     worker_port = free_port()
     worker_env = service_env(**settings, worker_metrics_port=worker_port)
     worker_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    worker = start_worker(worker_env, logs, "worker", "--pool", "prefork", "--concurrency", "2")
+    worker = start_worker(worker_env, logs, "worker")
     wait_for_port(worker_port, proc=worker.proc)
     # The API as deployed with several processes: one metrics folder, and uvicorn's own
     # supervisor writing JSON too (it never builds the app, so only --log-config reaches it).
