@@ -91,3 +91,37 @@ async def test_one_worker_process_sends_many_emails_at_once_each_once(
         f"{EMAILS} emails took {seconds:.1f} s; one at a time would take {one_at_a_time:.0f} s"
     )
     assert slow_mail_server.connections <= SESSIONS  # sessions are kept and reused
+
+
+async def test_codes_waiting_go_out_before_notices_that_waited_longer(
+    clean_redis: RedisServer, slow_mail_server: MailCatcher, log_dir: Path
+) -> None:
+    """Many sends at once must not mean any order: with notices queued first and code emails
+    after, every code email is sent before the first notice."""
+    settings = make_settings(
+        redis_url=clean_redis.url(STATE_DB), broker_url=clean_redis.url(BROKER_DB)
+    )
+    accounts = 40
+    async with running(create_app(settings)) as api:
+        for n in range(accounts):  # each turns two-step on: a notice queued
+            account = f"/v1/accounts/order-{n}"
+            assert (await api.put(account, json={"email": f"order-{n}@example.com"})).is_success
+            assert (await api.put(f"{account}/two-step", json={"enabled": True})).is_success
+        for n in range(accounts):  # then a code email each
+            response = await api.post("/v1/logins", json={"account_id": f"order-{n}"})
+            assert response.status_code == 201, response.text
+    env = service_env(
+        redis_url=clean_redis.url(STATE_DB),
+        broker_url=clean_redis.url(BROKER_DB),
+        smtp_host=slow_mail_server.host,
+        smtp_port=slow_mail_server.port,
+        mail_rate_per_second=10_000,
+        smtp_max_sessions=8,
+    )
+    worker = start_worker(env, log_dir, "worker-order")
+    try:
+        messages = slow_mail_server.wait_for(2 * accounts, timeout=60)
+    finally:
+        worker.stop()
+    kinds = ["code" if "verification code" in str(m["Subject"]) else "notice" for m in messages]
+    assert kinds == ["code"] * accounts + ["notice"] * accounts
