@@ -26,7 +26,16 @@ SECTIONS = {
     ("workers", "twostep"): ("emails_per_second", "emails_per_second_per_worker", "duplicates"),
     ("workers", "celery_noop"): ("tasks_per_second",),
     ("workers", "smtplib"): ("emails_per_second",),
+    ("workers", "latency", "100 ms"): (
+        "emails_per_second",
+        "peak_rss_mib_per_worker",
+        "duplicates",
+    ),
+    ("workers", "latency", "50-200 ms"): ("emails_per_second", "duplicates"),
     ("end_to_end",): ("rate_per_second", "p50_ms", "p99_ms", "emails_missing"),
+    ("end_to_end_100ms",): ("capacity_emails_per_second",),
+    ("end_to_end_100ms", "half_capacity"): ("p99_ms", "emails_missing"),
+    ("baseline_100ms",): ("emails_per_second", "login_p50_ms", "login_failures"),
     ("memory", "redis"): ("pending_challenge_bytes", "trusted_browser_bytes"),
     ("memory", "api_rss"): ("growth_percent",),
 }
@@ -69,9 +78,13 @@ def test_work_was_done_and_no_stage_failed(results: dict[str, Any]) -> None:
     assert results["logins"]["requests_per_second"] > 0
     assert results["workers"]["twostep"]["emails_accepted"] > 0
     assert results["workers"]["twostep"]["duplicates"] == 0
+    for row in results["workers"]["latency"].values():
+        assert row["emails_accepted"] == row["emails_queued"]
+        assert row["duplicates"] == 0
+    assert results["baseline_100ms"]["emails_per_second"] > 0
     assert len(results["memory"]["api_rss"]["rss_bytes"]) == 3
 
 
 def test_every_target_is_judged(results: dict[str, Any]) -> None:
-    assert len(results["targets"]) == 9
+    assert len(results["targets"]) == 13
     assert {target["verdict"] for target in results["targets"]} <= {"PASS", "MISS"}
