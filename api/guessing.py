@@ -47,6 +47,9 @@ METHODS = {
         codes.RECOVERY_CODES_PER_SET / len(codes.RECOVERY_ALPHABET) ** codes.RECOVERY_LENGTH,
         1,
     ),
+    # A key's answer is a signature over a fresh challenge: a guess is a forgery, about one
+    # chance in 2^128 against the weakest key accepted (ES256: a P-256 curve).
+    "webauthn": Method("webauthn", 2.0**-128, 1),
 }
 
 

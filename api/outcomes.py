@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from api.schemas import AccountView, EmailRefused, Pending, rfc3339_from
 from api.store import Profile
@@ -25,7 +26,12 @@ RECOVERY_FORMAT = "a recovery code is 16 letters and digits, such as k7qd-3mzp-x
 
 
 class InvalidCodeFormat(ValueError):
-    """What was typed cannot be a code of that method; it is not counted as an attempt."""
+    """What was typed cannot be a code of that method (or a security key's answer is not
+    one at all: its ``field`` is then "credential"); it is not counted as an attempt."""
+
+    def __init__(self, message: str, field: str = "code") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 _REFUSALS: dict[r.Refusal, Callable[[int], Exception]] = {
@@ -53,10 +59,12 @@ def refused(result: object) -> Exception:
     raise TypeError(f"not a refusal: {result!r}")
 
 
-def methods(totp: bool, recovery_left: int) -> list[str]:
+def methods(totp: bool, recovery_left: int, webauthn: bool = False) -> list[str]:
     available = ["email"]
     if totp:
         available.append("totp")
+    if webauthn:
+        available.append("webauthn")
     if recovery_left > 0:
         available.append("recovery_code")
     return available
@@ -71,13 +79,16 @@ def pending(
     recovery_left: int,
     method: str = "email",
     email_wait: int = 0,
+    webauthn: dict[str, Any] | None = None,
 ) -> Pending:
     """The body of a pending login or resend; ``email`` is None when no code was mailed,
-    ``email_wait`` the seconds until the email cap takes one (login.lua)."""
+    ``email_wait`` the seconds until the email cap takes one (login.lua), ``webauthn`` the
+    browser's options when the account has a security key."""
     return Pending(
         challenge_id=challenge_id,
         method=method,
-        methods=methods(totp, recovery_left),
+        methods=methods(totp, recovery_left, webauthn is not None),
+        webauthn=webauthn,
         sent_to=codes.mask_email(email) if email else None,
         email_refused=EmailRefused(code="send_limit", retry_after=email_wait)
         if email_wait > 0 and not email

@@ -25,13 +25,20 @@ from shared.errors import (
     ChallengeNotFound,
     CodeAlreadyUsed,
     EnrolmentNotFound,
+    InvalidAssertion,
     InvalidCode,
     MethodNotAvailable,
+    RegistrationNotFound,
     ResendTooSoon,
+    SecurityKeyExists,
+    SecurityKeyLimit,
+    SecurityKeyNotFound,
     SendLimit,
     TemporarilyRefused,
     TooManyAttempts,
     Unavailable,
+    WebauthnNotConfigured,
+    WebauthnRefused,
 )
 
 log = logging.getLogger("twostep.api")
@@ -71,6 +78,20 @@ TABLE: dict[type[Exception], tuple[int, str, str, str]] = {
     MethodNotAvailable: (409, "method_not_available", "Method not available",
                          "The account has not set up this way of verifying."),
     InvalidCode: (400, "invalid_code", "Invalid code", "The code is not the right one."),
+    InvalidAssertion: (400, "invalid_assertion", "Security key refused",
+                       "The security key's answer is not one this challenge accepts."),
+    WebauthnNotConfigured: (409, "webauthn_not_configured", "Security keys are off",
+                            "This service has no relying party set up for security keys."),
+    SecurityKeyLimit: (409, "security_key_limit", "Too many security keys",
+                       "The account holds as many security keys as it may; remove one first."),
+    SecurityKeyExists: (409, "security_key_exists", "Security key already added",
+                        "That security key is the account's already."),
+    SecurityKeyNotFound: (404, "security_key_not_found", "Security key not found",
+                          "This account has no security key with that id."),
+    RegistrationNotFound: (404, "registration_not_found", "Registration not found",
+                           "No key is being added under that id; it expired or was used."),
+    WebauthnRefused: (400, "webauthn_refused", "Security key refused",
+                      "The browser's answer failed its checks."),
     CodeAlreadyUsed: (400, "code_already_used", "Code already used",
                       "This code was already used; each code works once."),
     AccountLocked: (429, "account_locked", "Account locked",
@@ -167,7 +188,12 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         elif status == 503:
             headers["Retry-After"] = "1"
             log.warning("backing service unavailable: %s", type(exc).__name__)
-        if isinstance(exc, CodeAlreadyUsed):
+        if isinstance(exc, WebauthnRefused):
+            detail = f"The browser's answer failed its checks: {exc}."
+        if isinstance(exc, InvalidAssertion):
+            extra["attempts_left"] = exc.attempts_left
+            detail = f"The security key's answer was refused; {exc.attempts_left} attempts left."
+        elif isinstance(exc, CodeAlreadyUsed):
             extra["attempts_left"] = exc.attempts_left
             detail = f"This code was already used; {exc.attempts_left} attempts left."
         elif isinstance(exc, InvalidCode):
@@ -195,7 +221,8 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     async def invalid_code_format(request: Request, exc: Exception) -> JSONResponse:
         metrics.problems.labels("validation_error").inc()
-        errors = [_error(("body", "code"), str(exc), "code_format")]
+        field = exc.field if isinstance(exc, InvalidCodeFormat) else "code"
+        errors = [_error(("body", field), str(exc), f"{field}_format")]
         return problem(
             422,
             "validation_error",

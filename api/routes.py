@@ -83,8 +83,9 @@ def _fast_verify() -> Handler:
             raise RequestValidationError(errors)
         twostep: TwoStep = request.app.state.twostep
         result = await twostep.verify(
-            challenge_id, body.code, body.method, body.remember_browser, body.client
-        )
+            challenge_id, body.code, body.method, body.remember_browser, body.client,
+            body.credential.model_dump() if body.credential else None,
+        )  # fmt: skip
         return json_response(result, 200)
 
     return verify

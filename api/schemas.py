@@ -16,9 +16,11 @@ from pydantic import (
     StrictBool,
     StrictStr,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from shared.clientip import MAX_LENGTH as MAX_IP_LENGTH
 from shared.clientip import plain_ip
@@ -69,7 +71,14 @@ RECOVERY_CODE_PATTERN = (
 
 
 def _code_by_method(schema: dict[str, Any]) -> None:
-    """Tell the schema which code shape each method takes (JSON Schema if/then)."""
+    """Tell the schema which code shape each method takes (JSON Schema if/then), and that
+    the code and the credential are left out, never null, where a method takes none."""
+    for name in ("code", "credential"):
+        field = schema["properties"][name]
+        given = [branch for branch in field.pop("anyOf", []) if branch.get("type") != "null"]
+        field.pop("default", None)
+        if given:
+            field.update(given[0])
     schema["allOf"] = [
         {
             "if": {"properties": {"method": {"const": method}}, "required": ["method"]},
@@ -88,7 +97,13 @@ def _code_by_method(schema: dict[str, Any]) -> None:
                 ]
             },
             "then": {"properties": {"code": {"pattern": EMAIL_CODE_PATTERN}}},
-        }
+        },
+        # A security key answers with a credential; every other method with a code.
+        {
+            "if": {"properties": {"method": {"const": "webauthn"}}, "required": ["method"]},
+            "then": {"required": ["credential"], "not": {"required": ["code"]}},
+            "else": {"required": ["code"], "not": {"required": ["credential"]}},
+        },
     ]
 
 
@@ -154,11 +169,11 @@ class AccountIn(Strict):
         description="The account's IANA time zone; emails show times in it. Left out, times "
         "are shown in UTC.",
     )
-    preferred_method: Literal["email", "totp"] | None = Field(
+    preferred_method: Literal["email", "totp", "webauthn"] | None = Field(
         default=None,
         description="The method a login without `method` starts with. Left out, the "
         "authenticator app when one is confirmed, else email; `totp` without a confirmed "
-        "app means email.",
+        "app, or `webauthn` without a security key, means that, else email.",
     )
 
     @field_validator("email", mode="before")
@@ -187,7 +202,7 @@ class AccountView(BaseModel):
     email: str
     locale: str
     time_zone: str | None = None
-    preferred_method: Literal["email", "totp"] | None = None
+    preferred_method: Literal["email", "totp", "webauthn"] | None = None
     two_step_enabled: bool
     totp_enabled: bool
     recovery_codes_remaining: int
@@ -200,7 +215,7 @@ class LoginIn(Strict):
     ]
     # A cookie the end user holds: anything malformed simply does not count as trusted.
     trusted_browser_token: Annotated[str, StringConstraints(max_length=4096)] | None = None
-    method: Literal["email", "totp"] | None = Field(
+    method: Literal["email", "totp", "webauthn"] | None = Field(
         default=None,
         description="Left out: the account's preferred method, else the authenticator app "
         "when one is confirmed (no email is sent), else email.",
@@ -223,14 +238,20 @@ class EmailRefused(BaseModel):
 class Pending(BaseModel):
     status: Literal["pending"] = "pending"
     challenge_id: str
-    method: Literal["email", "totp", "recovery_code"] = Field(
+    method: Literal["email", "totp", "webauthn", "recovery_code"] = Field(
         description="The method to ask the user for first: `email` when a code was just "
-        "emailed, else `totp`, or `recovery_code` when email was refused and the account "
-        "has no app."
+        "emailed, else `totp` or `webauthn`, or `recovery_code` when email was refused and "
+        "the account has neither."
     )
-    methods: list[Literal["email", "totp", "recovery_code"]] = Field(
+    methods: list[Literal["email", "totp", "webauthn", "recovery_code"]] = Field(
         description="Every method the account can use on this challenge; a resend emails a "
         'code ("email me a code instead").'
+    )
+    webauthn: dict[str, Any] | None = Field(
+        default=None,
+        description="When the account has a security key or passkey: the "
+        "`PublicKeyCredentialRequestOptions` for `navigator.credentials.get()` (WebAuthn "
+        "Level 3 JSON, base64url), its challenge bound to this one. Null otherwise.",
     )
     sent_to: str | None = Field(
         description="The masked address the code went to; null when no email was sent."
@@ -264,13 +285,151 @@ class ResendIn(Strict):
     client: Client | None = None
 
 
+# WebAuthn's binary fields, base64url (a browser's toJSON() leaves out the padding).
+_BASE64URL = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$"
+# Sized so that the largest answer stays well under TWOSTEP_MAX_BODY_BYTES' default (64 KiB).
+Base64Url = Annotated[str, StringConstraints(min_length=1, max_length=8192, pattern=_BASE64URL)]
+AttestationText = Annotated[
+    str, StringConstraints(min_length=1, max_length=16384, pattern=_BASE64URL)
+]
+CredentialIdText = Annotated[
+    str, StringConstraints(min_length=1, max_length=2048, pattern=_BASE64URL)
+]
+
+
+class _Browsers(BaseModel):
+    """What a browser's ``toJSON()`` gives: the fields WebAuthn defines are read; others a
+    browser may add one day are dropped, not refused."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class AssertionResponse(_Browsers):
+    clientDataJSON: Base64Url  # WebAuthn's own names
+    authenticatorData: Base64Url
+    signature: CredentialIdText
+    userHandle: Base64Url | None = None
+
+
+class AuthenticationCredential(_Browsers):
+    """``AuthenticationResponseJSON``: the answer of ``navigator.credentials.get()``."""
+
+    id: CredentialIdText
+    rawId: CredentialIdText
+    type: Literal["public-key"]
+    response: AssertionResponse
+    clientExtensionResults: dict[str, Any] = Field(default_factory=dict)
+    authenticatorAttachment: Literal["platform", "cross-platform"] | None = None
+
+
+class AttestationResponse(_Browsers):
+    clientDataJSON: Base64Url
+    attestationObject: AttestationText
+    transports: list[Annotated[str, StringConstraints(max_length=32)]] = Field(
+        default_factory=list, max_length=16
+    )
+
+
+class RegistrationCredential(_Browsers):
+    """``RegistrationResponseJSON``: the answer of ``navigator.credentials.create()``."""
+
+    id: CredentialIdText
+    rawId: CredentialIdText
+    type: Literal["public-key"]
+    response: AttestationResponse
+    clientExtensionResults: dict[str, Any] = Field(default_factory=dict)
+    authenticatorAttachment: Literal["platform", "cross-platform"] | None = None
+
+
 class VerifyIn(Strict):
     model_config = ConfigDict(extra="forbid", json_schema_extra=_code_by_method)
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    method: Literal["email", "totp", "recovery_code"] = "email"
+    # The method first: the code and the credential are checked against it.
+    method: Literal["email", "totp", "recovery_code", "webauthn"] = "email"
+    # Left out (never null) where the method does not take it: the schema says so.
+    code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, validate_default=True
+    )
+    credential: AuthenticationCredential | None = Field(
+        default=None,
+        validate_default=True,
+        description="For `webauthn`: the browser's answer, the `AuthenticationResponseJSON` "
+        "of `navigator.credentials.get()` (its `toJSON()`).",
+    )
     remember_browser: StrictBool = False
     client: Client | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _code_unless_a_key(cls, value: str | None, info: ValidationInfo) -> str | None:
+        key = info.data.get("method") == "webauthn"
+        if value is None and not key:
+            raise PydanticCustomError("missing", "Field required")
+        if value is not None and key:
+            raise ValueError("a security key answers with a credential, not a code")
+        return value
+
+    @field_validator("credential")
+    @classmethod
+    def _credential_for_a_key(
+        cls, value: AuthenticationCredential | None, info: ValidationInfo
+    ) -> AuthenticationCredential | None:
+        key = info.data.get("method") == "webauthn"
+        if value is None and key:
+            raise PydanticCustomError("missing", "Field required")
+        if value is not None and not key:
+            raise ValueError("only method webauthn takes a credential")
+        return value
+
+
+class WebauthnRegistration(BaseModel):
+    """A security key or passkey being added: pass ``public_key`` to
+    ``navigator.credentials.create({publicKey})`` and post its answer back within minutes."""
+
+    registration_id: str
+    expires_at: str
+    public_key: dict[str, Any] = Field(
+        description="`PublicKeyCredentialCreationOptions` (WebAuthn Level 3 JSON, base64url)."
+    )
+
+
+# A key's name, as the portal shows it: one line, not blank (kept without its outer spaces).
+KeyName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+    ),
+]
+
+
+class WebauthnRegistrationIn(Strict):
+    name: KeyName
+    credential: RegistrationCredential = Field(
+        description="The browser's answer: the `RegistrationResponseJSON` of "
+        "`navigator.credentials.create()` (its `toJSON()`)."
+    )
+    client: Client | None = None
+
+
+class SecurityKeyRenameIn(Strict):
+    name: KeyName
+
+
+class SecurityKeyView(BaseModel):
+    key_id: str
+    name: str
+    created_at: str
+    last_used_at: str | None
+    transports: list[str] = Field(
+        description='As the browser reported them: "usb", "nfc", "ble", "internal", "hybrid", ...'
+    )
+    synced: bool = Field(description="A passkey its provider syncs across the user's devices.")
+
+
+class SecurityKeyList(BaseModel):
+    items: list[SecurityKeyView]
 
 
 class TotpEnrolment(BaseModel):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from api import guessing
 from api.audit import AuditTrail
 from api.authenticators import Authenticators
 from api.mailqueue import InLoginPublish, MailQueue
 from api.metrics import Metrics
 from api.outbox import Outbox, Seen
-from api.outcomes import account_view, pending, refused
+from api.outcomes import InvalidCodeFormat, account_view, pending, refused
+from api.passkeys import Passkeys
 from api.schemas import (
     AccountView,
     AuditEventView,
@@ -31,6 +34,7 @@ from shared.errors import (
     AccountNotFound,
     BrowserNotFound,
     ChallengeNotFound,
+    InvalidAssertion,
     MethodNotAvailable,
 )
 from shared.jobs import (
@@ -71,6 +75,7 @@ class TwoStep:
         self.outbox = Outbox(mail, metrics, Sealer(settings.secret_key.get_secret_value()))
         self.trail = AuditTrail(settings, webhooks)
         self.authenticators = Authenticators(settings, store, self.outbox, self.trail, clock)
+        self.passkeys = Passkeys(settings, store, self.outbox, self.trail, clock)
         self._digest_key = self.authenticators.digest_key
 
     # Accounts
@@ -154,7 +159,9 @@ class TwoStep:
         now = self.clock()
         seen = Seen.of(client)
         challenge_id = codes.new_challenge_id(account_id)
-        code = codes.new_code() if method != "totp" else ""
+        code = codes.new_code() if method not in ("totp", "webauthn") else ""
+        # Kept by the login script only if the account has a security key.
+        webauthn_challenge = codes.new_webauthn_challenge()
         browser_id = codes.browser_id_of_token(token) if token else None
         in_login = None
         if code and self.in_login is not None:
@@ -175,6 +182,7 @@ class TwoStep:
             code_ttl_seconds=self.settings.code_ttl_seconds,
             resend_cooldown_seconds=self.settings.resend_cooldown_seconds,
             max_emails_per_hour=self.settings.max_emails_per_hour,
+            webauthn_challenge=webauthn_challenge,
             audit=self.trail.entry(now, seen),
             publish=in_login,
         )
@@ -197,6 +205,9 @@ class TwoStep:
             case r.NoMethod():
                 self.metrics.logins.labels("no_totp").inc()
                 raise MethodNotAvailable("this account has no authenticator app")
+            case r.NoSecurityKey():
+                self.metrics.logins.labels("no_webauthn").inc()
+                raise MethodNotAvailable("this account has no security key or passkey")
         emailed = outcome.sends == 1
         if emailed and in_login is not None:
             self.outbox.published_code()  # by the login script
@@ -213,6 +224,7 @@ class TwoStep:
             outcome.recovery_left,
             outcome.method,
             outcome.email_wait,
+            self.passkeys.request_options(webauthn_challenge, outcome.webauthn),
         )
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
@@ -264,12 +276,28 @@ class TwoStep:
         )
 
     async def verify(
-        self, challenge_id: str, code: str, method: str, remember: bool, client: Client | None
+        self,
+        challenge_id: str,
+        code: str | None,
+        method: str,
+        remember: bool,
+        client: Client | None,
+        credential: dict[str, Any] | None = None,
     ) -> Verified:
+        """Check a code (``code``), or a security key's answer (``credential``, method
+        "webauthn"; its checks are api/passkeys.py's, its counting the script's)."""
         now = self.clock()
-        candidates, totp_step = await self.authenticators.candidates(
-            challenge_id, code, method, now
-        )
+        assertion = None
+        candidates: list[str] = []
+        totp_step = None
+        if method == "webauthn":
+            if credential is None:
+                raise InvalidCodeFormat("method webauthn takes a credential", "credential")
+            assertion = await self.passkeys.assertion(challenge_id, credential)
+        else:
+            candidates, totp_step = await self.authenticators.candidates(
+                challenge_id, code or "", method, now
+            )
         seen = Seen.of(client)
         grant: TrustedBrowserGrant | None = None
         browser: tuple[str, str, float] | None = None
@@ -296,6 +324,7 @@ class TwoStep:
             trusted_browser_ttl_seconds=self.settings.trusted_browser_ttl_seconds,
             max_attempts=self.settings.max_attempts,
             failure_weight=guessing.failure_weight(method),
+            assertion=assertion,
             audit=self.trail.entry(now, seen),
         )
         self.metrics.verifications.labels(method, _label(outcome)).inc()
@@ -316,7 +345,11 @@ class TwoStep:
         ):
             await self.trail.recorded(tag_of_challenge(challenge_id) or "", now)
         if isinstance(outcome, r.NoMethod):
+            if method == "webauthn":
+                raise MethodNotAvailable("this account has no security key or passkey")
             raise MethodNotAvailable(f"this account has no {method.replace('_', ' ')}")
+        if method == "webauthn" and isinstance(outcome, r.Invalid):
+            raise InvalidAssertion(outcome.attempts_left)
         if not isinstance(outcome, r.Passed):
             raise refused(outcome)
         account_id = outcome.account_id

@@ -146,12 +146,27 @@ class InLoginJob:
 
 
 _NO_JOB = InLoginJob("", "", "", "", "", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Assertion:
+    """A security key's answer to a challenge, as its checks found it (api/passkeys.py): the
+    key that signed, its signature counter (-1: the answer failed a check), and the challenge
+    it was checked against."""
+
+    credential_id: str
+    sign_count: int
+    challenge: str
+
+
 # upsert_profile: leave an optional field (time zone, preferred method) as stored. A portal
 # that sends only the address and language must not wipe what it does not know about.
 KEEP = "="
 
 
-LoginResult = r.NotFound | r.Disabled | r.Trusted | r.Refused | r.NoMethod | r.Opened
+LoginResult = (
+    r.NotFound | r.Disabled | r.Trusted | r.Refused | r.NoMethod | r.NoSecurityKey | r.Opened
+)
 ResendResult = r.NotFound | r.Refused | r.Resent
 VerifyResult = r.NotFound | r.NoMethod | r.Stopped | r.Invalid | r.Used | r.Passed
 
@@ -315,10 +330,12 @@ class Store:
         code_ttl_seconds: int,
         resend_cooldown_seconds: int,
         max_emails_per_hour: int,
+        webauthn_challenge: str = "",
         audit: Audit | None = None,
         publish: InLoginJob | None = None,
     ) -> LoginResult:
-        """``method``: "email", "totp", or "" for the account's own (login.lua decides).
+        """``method``: "email", "totp", "webauthn", or "" for the account's own (login.lua
+        decides). ``webauthn_challenge`` is kept only if the account has a security key.
         ``publish``: the code job, pushed by the login script itself (same server) only if
         the script decides to email."""
         keys = AccountKeys.of(account_id)
@@ -344,6 +361,7 @@ class Store:
                 "message": job.message,
                 "due": job.due,
                 "payload": job.payload,
+                "webauthn_challenge": webauthn_challenge,
             },
             {
                 "challenge": keys.challenge(challenge_id),
@@ -404,12 +422,14 @@ class Store:
         trusted_browser_ttl_seconds: int,
         max_attempts: int,
         failure_weight: int,
+        assertion: Assertion | None = None,
         audit: Audit | None = None,
     ) -> VerifyResult:
         """Check a code. ``candidates`` are digests of what was typed (email, recovery code),
         ``totp_step`` the step whose TOTP code matched; ``browser`` is (browser id, record,
         expires at) to remember on success; a wrong code adds ``failure_weight`` failures
-        toward the account lock."""
+        toward the account lock. ``assertion``: what a security key's answer was found to be
+        (api/passkeys.py), for method "webauthn"."""
         tag = tag_of_challenge(challenge_id)
         if tag is None:
             return r.NotFound()
@@ -435,6 +455,9 @@ class Store:
                 "max_attempts": max_attempts,
                 "short_id": short_id(challenge_id),
                 "failure_weight": failure_weight,
+                "credential_id": assertion.credential_id if assertion else "",
+                "sign_count": assertion.sign_count if assertion else -1,
+                "webauthn_challenge": assertion.challenge if assertion else "",
             },
             {"challenge": keys.challenge(challenge_id)},
             audit,

@@ -45,6 +45,11 @@ def new_challenge_id(account_id: str) -> str:
     return f"ch_{account_tag(account_id)}_{secrets.token_urlsafe(16)}"
 
 
+def new_webauthn_challenge() -> str:
+    """A WebAuthn challenge: 32 random bytes, base64url without padding."""
+    return secrets.token_urlsafe(32)
+
+
 def new_browser_id() -> str:
     return f"tb_{secrets.token_urlsafe(12)}"
 

@@ -72,6 +72,36 @@ class CodeAlreadyUsed(InvalidCode):
     recovery code of the current set already spent. Counted like a wrong one."""
 
 
+class InvalidAssertion(InvalidCode):
+    """A security key's answer that failed its checks (another origin or site, another
+    challenge, a bad signature, a key not the account's, a counter that went back): counted
+    like a wrong code."""
+
+
+class WebauthnNotConfigured(TwostepError):
+    """Security keys are off: TWOSTEP_WEBAUTHN_RP_ID and TWOSTEP_WEBAUTHN_ORIGINS are unset."""
+
+
+class SecurityKeyLimit(TwostepError):
+    """The account holds as many security keys as it may."""
+
+
+class SecurityKeyExists(TwostepError):
+    """That security key is the account's already."""
+
+
+class SecurityKeyNotFound(TwostepError):
+    """The account has no security key with that id."""
+
+
+class RegistrationNotFound(TwostepError):
+    """No key is being added under that registration id (none, expired or already used)."""
+
+
+class WebauthnRefused(TwostepError):
+    """The browser's answer to a registration failed its checks; the message says which."""
+
+
 class MailError(TwostepError):
     """Root of the errors met while sending an email."""
 

@@ -50,6 +50,8 @@ NOTICE_RECOVERY_CODES_GENERATED = "recovery_codes_generated"
 NOTICE_RECOVERY_CODE_USED = "recovery_code_used"
 NOTICE_TWO_STEP_RESET = "two_step_reset"
 NOTICE_ACCOUNT_LOCKED = "account_locked"
+NOTICE_WEBAUTHN_ADDED = "webauthn_added"
+NOTICE_WEBAUTHN_REMOVED = "webauthn_removed"
 NOTICE_KINDS = frozenset(
     {
         NOTICE_TWO_STEP_ENABLED,
@@ -61,6 +63,8 @@ NOTICE_KINDS = frozenset(
         NOTICE_RECOVERY_CODE_USED,
         NOTICE_TWO_STEP_RESET,
         NOTICE_ACCOUNT_LOCKED,
+        NOTICE_WEBAUTHN_ADDED,
+        NOTICE_WEBAUTHN_REMOVED,
     }
 )
 

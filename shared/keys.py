@@ -101,6 +101,22 @@ class AccountKeys:
         return f"{self.base}:recovery-used"
 
     @property
+    def webauthn(self) -> str:
+        """HASH credential id (base64url) -> the security key or passkey, as JSON: its name,
+        COSE public key, transports, when added, whether synced (api/passkeys.py)."""
+        return f"{self.base}:webauthn"
+
+    @property
+    def webauthn_use(self) -> str:
+        """HASH credential id -> "<sign count>|<last used, epoch s>": what each sign-in with
+        it changes, apart from the record above so that a script rewrites no JSON."""
+        return f"{self.base}:webauthn-use"
+
+    def registration(self, registration_id: str) -> str:
+        """HASH: challenge, user_handle: one key being added, for a few minutes."""
+        return f"{self.base}:wa-reg:{registration_id}"
+
+    @property
     def events(self) -> str:
         """STREAM: the account's audit trail, capped (``shared/lua/_audit.lua``)."""
         return f"{self.base}:events"
@@ -135,6 +151,8 @@ class AccountKeys:
             self.totp,
             self.recovery,
             self.recovery_used,
+            self.webauthn,
+            self.webauthn_use,
             self.events,
             self.webhook_cursor,
             self.webhook_claim,

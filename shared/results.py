@@ -33,6 +33,11 @@ class NoMethod:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSecurityKey:
+    """A security key or passkey was asked for, and the account has none."""
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     reason: Refusal
     retry_after: int
@@ -65,6 +70,7 @@ class Opened:
     recovery_left: int
     method: str
     email_wait: int
+    webauthn: str  # the account's keys, "<credential id>=<transports>" comma separated
 
 
 # Resends
@@ -139,6 +145,37 @@ class Done:
 @dataclass(frozen=True, slots=True)
 class Made:
     """The change was made."""
+
+
+# Security keys and passkeys (WebAuthn)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRegistration:
+    """A key may be added: the account's user handle, its address (the name the browser
+    shows) and the credential ids of its keys (comma separated), for the browser to exclude."""
+
+    user_handle: str
+    email: str
+    key_ids: str
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A registration taken (once), to check the browser's answer against."""
+
+    challenge: str
+    user_handle: str
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyKeys:
+    """The account holds as many keys as it may."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyExists:
+    """That credential is the account's already."""
 
 
 # The workers' claim on a code email

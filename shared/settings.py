@@ -63,6 +63,14 @@ def is_sentinel_url(url: str) -> bool:
     return url.strip().startswith("sentinel://")
 
 
+class UserVerification(StrEnum):
+    """Whether a security key must check its user (PIN, fingerprint) as well as their touch."""
+
+    PREFERRED = "preferred"
+    REQUIRED = "required"
+    DISCOURAGED = "discouraged"
+
+
 class LogFormat(StrEnum):
     JSON = "json"
     TEXT = "text"
@@ -144,6 +152,16 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, min_length=32)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
+    # Security keys and passkeys (WebAuthn). The relying party is the portal's site: its
+    # domain (keys are bound to it) and the origins its pages are served from. Unset, the
+    # method is off: registrations answer 409 webauthn_not_configured.
+    webauthn_rp_id: str | None = Field(
+        default=None, pattern=r"^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$"
+    )
+    webauthn_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    webauthn_rp_name: str = Field(default=DEFAULT_PRODUCT_NAME, min_length=1, max_length=64)
+    webauthn_user_verification: UserVerification = UserVerification.PREFERRED
+
     @model_validator(mode="before")
     @classmethod
     def _named_after_the_product(cls, data: object) -> object:
@@ -157,11 +175,12 @@ class Settings(BaseSettings):
         # A name the field refuses is reported there, once, not as a sender's problem.
         data = {**data, "product_name": name}
         data.setdefault("issuer", name)
+        data.setdefault("webauthn_rp_name", name)
         if not any(ch in name for ch in "\r\n\0"):
             data.setdefault("mail_from", formataddr((name, MAIL_FROM_ADDRESS)))
         return data
 
-    @field_validator("api_keys", "previous_secret_keys", mode="before")
+    @field_validator("api_keys", "previous_secret_keys", "webauthn_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):
@@ -175,6 +194,32 @@ class Settings(BaseSettings):
             if len(key) < 16:
                 raise ValueError("each API key must be at least 16 characters long")
         return value
+
+    @model_validator(mode="after")
+    def _origins_of_the_relying_party(self) -> Settings:
+        """Each origin is the RP id's own site or one under it (WebAuthn refuses any other),
+        over https, or http on localhost only."""
+        if self.webauthn_rp_id is None:
+            if self.webauthn_origins:
+                raise ValueError("TWOSTEP_WEBAUTHN_ORIGINS needs TWOSTEP_WEBAUTHN_RP_ID")
+            return self
+        if not self.webauthn_origins:
+            raise ValueError(
+                "TWOSTEP_WEBAUTHN_RP_ID needs TWOSTEP_WEBAUTHN_ORIGINS: the portal's origins,"
+                " comma separated (e.g. https://portal.example.com)"
+            )
+        rp_id = self.webauthn_rp_id
+        for origin in self.webauthn_origins:
+            parts = urlsplit(origin)
+            host = parts.hostname or ""
+            secure = parts.scheme == "https" or (parts.scheme == "http" and host == "localhost")
+            tidy = parts.path in ("", "/") and not (parts.query or parts.fragment)
+            if not (secure and tidy and (host == rp_id or host.endswith("." + rp_id))):
+                raise ValueError(
+                    f"TWOSTEP_WEBAUTHN_ORIGINS: {origin!r} is not an origin of {rp_id!r}"
+                    " (https://<the RP id or a name under it>[:port]; http on localhost only)"
+                )
+        return self
 
     @field_validator("mail_from")
     @classmethod

@@ -34,6 +34,7 @@ _NUMBERS = frozenset(
         "send",
         "browsers_revoked",
         "recovery_codes_removed",
+        "security_keys_removed",
     }
 )
 _FLAGS = frozenset({"was_locked", "was_enabled", "totp_removed", "replaced"})

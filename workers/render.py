@@ -27,6 +27,8 @@ KINDS = (
     "recovery_code_used",
     "two_step_reset",
     "account_locked",
+    "webauthn_added",
+    "webauthn_removed",
 )
 
 

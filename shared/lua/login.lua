@@ -4,26 +4,29 @@
 -- KEYS[9] queue  KEYS[10] backups: the code queue and its backups, on the broker, which is
 -- then a database of this same server (standalone only; api/mailqueue.py InLoginPublish);
 -- without a job, stand-ins of the account's own slot, left untouched
+-- KEYS[11] webauthn_use (the account's security keys: credential id -> count|used|transports)
 -- ARGV[1] now (epoch s)  ARGV[2] code_digest (kept only if emailed)  ARGV[3] code_ttl (s)
 -- ARGV[4] resend_cooldown (s)  ARGV[5] max_emails_per_hour (code emails, rolling hour)
--- ARGV[6] method asked for: "email", "totp", or "" for the account's own (its preference,
--- else the app when one is confirmed, else email)
+-- ARGV[6] method asked for: "email", "totp", "webauthn", or "" for the account's own (its
+-- preference when it is set up, else the app when one is confirmed, else email)
 -- ARGV[7] browser_id (trusted browser, "" if none)  ARGV[8] token_digest (its token's)
 -- ARGV[9] account_id  ARGV[10] client_ip  ARGV[11] client_label
 -- ARGV[12] short_id (the challenge's: its key's last part)
 -- ARGV[13] broker_db ("" when the job is published after the script instead)
 -- ARGV[14] state_db (this script's own database)  ARGV[15] message (the code job's Celery
 -- message)  ARGV[16] due (when its backup comes due, epoch s)  ARGV[17] payload (JSON)
+-- ARGV[18] webauthn_challenge (base64url; kept only when the account has a security key)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
---       | {"send_limit", retry_after} | {"no_totp"}
+--       | {"send_limit", retry_after} | {"no_totp"} | {"no_webauthn"}
 --       | {"pending", email, sends, expires_at, resend_at, totp, recovery_left, method,
---          email_wait}
---   method: the one decided ("email" when sends is 1; else "totp", or "recovery_code" when
---   the email cap refused an email and the account has no app); email_wait: seconds until
---   the email cap would take an email, 0 when it would now.
+--          email_wait, webauthn}
+--   method: the one decided ("email" when sends is 1; else "totp" or "webauthn", or
+--   "recovery_code" when the email cap refused an email and the account has neither);
+--   email_wait: seconds until the email cap would take an email, 0 when it would now;
+--   webauthn: the account's security keys, "<credential id>=<transports>" comma separated.
 -- Invariant: a challenge exists only for an enabled, unlocked account, and only under its
--- email cap unless it sends nothing and the account has an app or recovery codes; each code
+-- email cap unless it sends nothing and the account has an app, a key or recovery codes; each code
 -- email it promises is counted in the rolling hour before it is queued, and only then; with
 -- a broker_db, its code job and backup are queued in the same atomic step as the challenge.
 local now = tonumber(ARGV[1])
@@ -53,9 +56,17 @@ local ttl = tonumber(ARGV[3])
 local method = ARGV[6]
 local has_totp = profile[3] == '1'
 if method == 'totp' and not has_totp then return {'no_totp'} end
+local keys = {}
+local use = redis.call('HGETALL', KEYS[11])
+for i = 1, #use, 2 do
+  keys[#keys + 1] = use[i] .. '=' .. (string.match(use[i + 1], '^[^|]*|[^|]*|(.*)$') or '')
+end
+local has_webauthn = #keys > 0
+if method == 'webauthn' and not has_webauthn then return {'no_webauthn'} end
 if method == '' then
-  -- A preferred app that is not (or no longer) confirmed means email.
-  method = (profile[4] ~= 'email' and has_totp) and 'totp' or 'email'
+  -- A preferred method that is not (or no longer) set up: the app if confirmed, else email.
+  if profile[4] == 'webauthn' and has_webauthn then method = 'webauthn'
+  else method = (profile[4] ~= 'email' and has_totp) and 'totp' or 'email' end
 end
 local recovery = redis.call('HLEN', KEYS[8])
 -- The cap is read for every challenge, so that one that sends nothing can say when email
@@ -66,6 +77,7 @@ local resend_at = now + email_wait
 if method == 'email' then
   if email_wait > 0 then
     if has_totp then method = 'totp'
+    elseif has_webauthn then method = 'webauthn'
     elseif recovery > 0 then method = 'recovery_code'
     else return {'send_limit', email_wait} end
   else
@@ -81,11 +93,12 @@ redis.call('HSET', KEYS[7],
   'attempts', 0, 'sends', sends, 'expires_at', expires_at,
   'resend_at', resend_at, 'delivery', sends == 1 and 'queued' or 'none',
   'ip', ARGV[10], 'label', ARGV[11])
+if has_webauthn then redis.call('HSET', KEYS[7], 'wa', ARGV[18]) end
 redis.call('EXPIRE', KEYS[7], ttl)
 audit('challenge_issued', 'challenge', ARGV[12], 'method', method)
 if sends == 0 then
   -- An email challenge is found through its entry in the send log; one with no email yet
-  -- (TOTP) needs the index, so that deleting the account still finds it.
+  -- (an app, a key) needs the index, so that deleting the account still finds it.
   redis.call('HSET', KEYS[4], ARGV[12], 1)
   redis.call('EXPIRE', KEYS[4], ttl)
 end
@@ -96,4 +109,4 @@ if sends == 1 and ARGV[13] ~= '' then
   redis.call('SELECT', ARGV[14])
 end
 return {'pending', profile[1], sends, tostring(expires_at), tostring(resend_at),
-        profile[3] or '0', recovery, method, email_wait}
+        profile[3] or '0', recovery, method, email_wait, table.concat(keys, ',')}

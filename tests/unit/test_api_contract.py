@@ -483,6 +483,7 @@ class TestLogins:
             "email_refused": None,
             "expires_at": at(900),
             "resend_available_at": at(30),
+            "webauthn": None,
         }
         assert re.fullmatch(r"ch_[A-Za-z0-9_-]+", body["challenge_id"])
         assert at(900) == "2027-01-15T08:15:00Z"
@@ -733,6 +734,7 @@ class TestResend:
             "email_refused": None,
             "expires_at": at(30 + 900),
             "resend_available_at": at(30 + 60),
+            "webauthn": None,
         }
         assert len(mail.codes) == 2
         job = mail.codes[1]

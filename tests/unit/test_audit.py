@@ -401,6 +401,7 @@ class TestReset:
             "totp_removed": True,
             "recovery_codes_removed": 10,
             "browsers_revoked": 1,
+            "security_keys_removed": 0,
         }
 
     async def test_challenges_open_at_the_reset_die_with_it(

@@ -23,7 +23,12 @@ from tests.api_calls import make_settings
 
 ACCOUNT = "u-1"
 CHALLENGE = "ch_" + "0" * 32 + "_" + "A" * 22  # well formed, unknown
-PATH_VALUES = {"account_id": ACCOUNT, "challenge_id": CHALLENGE}
+PATH_VALUES = {
+    "account_id": ACCOUNT,
+    "challenge_id": CHALLENGE,
+    "registration_id": "wr_" + "A" * 22,  # well formed, unknown
+    "key_id": "sk_" + "A" * 16,  # well formed, unknown
+}
 
 # A body each route accepts (or refuses for what it means, never for its form).
 VALID: dict[tuple[str, str], dict[str, Any]] = {
@@ -36,6 +41,17 @@ VALID: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/accounts/{account_id}/recovery-codes"): {"client": None},
     ("POST", "/v1/accounts/{account_id}/unlock"): {"client": None},
     ("POST", "/v1/accounts/{account_id}/two-step/reset"): {"client": None},
+    ("POST", "/v1/accounts/{account_id}/webauthn/registrations/{registration_id}"): {
+        "name": "My key",
+        "credential": {
+            "id": "AAAA",
+            "rawId": "AAAA",
+            "type": "public-key",
+            "response": {"clientDataJSON": "AAAA", "attestationObject": "AAAA"},
+        },
+    },
+    ("PATCH", "/v1/accounts/{account_id}/webauthn/credentials/{key_id}"): {"name": "My key"},
+    ("DELETE", "/v1/accounts/{account_id}/webauthn/credentials/{key_id}"): {"client": None},
 }
 
 
