@@ -45,6 +45,20 @@ def logins(options: LoadOptions, accounts: int, prefix: str) -> wrk.Load:
     )
 
 
+def key_verifies(options: LoadOptions, answers_file: Path) -> wrk.Load:
+    """``POST /v1/challenges/{id}/verify`` with a security key's answer (bench/keys.py): a
+    whole check, then refused by the key's counter (400), so the challenge survives."""
+    return wrk.run(
+        options.url,
+        "verify_key",
+        [API_KEY, str(answers_file)],
+        threads=options.threads,
+        connections=options.connections,
+        seconds=options.seconds,
+        expected=VERIFY_OK,
+    )
+
+
 def verifies(options: LoadOptions, ids_file: Path) -> wrk.Load:
     """``POST /v1/challenges/{id}/verify`` with a wrong code, over the challenges in the file."""
     return wrk.run(

@@ -163,6 +163,7 @@ def _http(results: dict[str, Any]) -> list[str]:
         ("GET /bench/redis-mux, the same on the scripts' client", baselines.get("redis_mux")),
         ("POST /v1/logins (code issued and published)", results.get("logins")),
         ("POST /v1/challenges/{id}/verify (wrong code)", results.get("verifies")),
+        ("POST .../verify, security key (ES256, then its counter)", results.get("key_verifies")),
     )
     return ["HTTP (wrk, same uvicorn processes and settings)"] + [
         _line(label, _load(row)) for label, row in rows
@@ -301,10 +302,19 @@ def _targets(results: dict[str, Any]) -> list[str]:
             for op, rate in (
                 ("logins", _get(results, "logins", "requests_per_second")),
                 ("verifies", _get(results, "verifies", "requests_per_second")),
+                ("key verifies", _get(results, "key_verifies", "requests_per_second")),
             )
             if rate is not None
         ]
         out.append(f"  (for reference, against GET /bench/redis-mux: {', '.join(ratios)})")
+    one_call = _get(results, "baselines", "redis", "requests_per_second")
+    key_rate = _get(results, "key_verifies", "requests_per_second")
+    if one_call and key_rate:
+        out.append(
+            "  (security-key verifies against the one-Redis-call endpoint:"
+            f" {key_rate / one_call:.2f} x; two round trips: the key and challenge read, then"
+            " the verify script)"
+        )
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bench import commands, load, mail, memory, wrk
+from bench import commands, keys, load, mail, memory, wrk
 from bench.app import BASELINE_KEY
 from bench.client import Client, run_logins
 from bench.machine import CpuMark
@@ -137,8 +137,11 @@ class Run:
             "redis_mux": [],
             "logins": [],
             "verifies": [],
+            "key_verifies": [],
         }
         ids_file = o.run_dir / "challenge-ids.txt"
+        answers_file = o.run_dir / "key-answers.txt"
+        answers = await keys.prepare(redis, min(2000, o.accounts), answers_file)
         challenges = 0
         for _ in range(o.rounds):
             runs["bare"].append(load.baseline(rounds, "/bench/bare"))
@@ -151,6 +154,7 @@ class Run:
                 ids_file.write_text("\n".join(ids) + "\n")
                 challenges = len(ids)
             runs["verifies"].append(load.verifies(rounds, ids_file))
+            runs["key_verifies"].append(load.key_verifies(rounds, answers_file))
         median = {name: self._median(name, loads) for name, loads in runs.items()}
         self.results["baselines"] = {
             "bare": median["bare"],
@@ -162,6 +166,11 @@ class Run:
             **median["verifies"],
             "challenges": challenges,
             "code": "wrong (400 expected)",
+        }
+        self.results["key_verifies"] = {
+            **median["key_verifies"],
+            "challenges": answers,
+            "answer": "checked in full, refused by its counter (400 expected)",
         }
 
     def _median(self, name: str, loads: list[wrk.Load]) -> dict[str, Any]:

@@ -29,6 +29,8 @@ OVERRIDES = {
     "MAX_ATTEMPTS": ("100", "wrong-code verifies must not lock the challenges they reuse"),
     "ACCOUNT_LOCK_THRESHOLD": ("1000", "wrong-code verifies must not lock the accounts"),
     "MAIL_RATE_PER_SECOND": ("1000000", "the global mail token bucket must not cap the workers"),
+    "WEBAUTHN_RP_ID": ("bench.example", "the security-key stage's relying party"),
+    "WEBAUTHN_ORIGINS": ("https://bench.example", "the origin its answers were signed for"),
 }
 
 
