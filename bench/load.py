@@ -45,6 +45,20 @@ def logins(options: LoadOptions, accounts: int, prefix: str) -> wrk.Load:
     )
 
 
+def app_verifies(options: LoadOptions, ids_file: Path) -> wrk.Load:
+    """``POST /v1/challenges/{id}/verify`` with a wrong app code (bench/apps.py): the code is
+    checked against the window's three steps, then counted (400)."""
+    return wrk.run(
+        options.url,
+        "verify",
+        [API_KEY, str(ids_file), '{"code": "000000", "method": "totp"}'],
+        threads=options.threads,
+        connections=options.connections,
+        seconds=options.seconds,
+        expected=VERIFY_OK,
+    )
+
+
 def key_verifies(options: LoadOptions, answers_file: Path) -> wrk.Load:
     """``POST /v1/challenges/{id}/verify`` with a security key's answer (bench/keys.py): a
     whole check, then refused by the key's counter (400), so the challenge survives."""

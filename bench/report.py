@@ -163,6 +163,7 @@ def _http(results: dict[str, Any]) -> list[str]:
         ("GET /bench/redis-mux, the same on the scripts' client", baselines.get("redis_mux")),
         ("POST /v1/logins (code issued and published)", results.get("logins")),
         ("POST /v1/challenges/{id}/verify (wrong code)", results.get("verifies")),
+        ("POST .../verify, wrong app code (three steps checked)", results.get("app_verifies")),
         ("POST .../verify, security key (ES256, then its counter)", results.get("key_verifies")),
     )
     return ["HTTP (wrk, same uvicorn processes and settings)"] + [
@@ -302,18 +303,26 @@ def _targets(results: dict[str, Any]) -> list[str]:
             for op, rate in (
                 ("logins", _get(results, "logins", "requests_per_second")),
                 ("verifies", _get(results, "verifies", "requests_per_second")),
+                ("app verifies", _get(results, "app_verifies", "requests_per_second")),
                 ("key verifies", _get(results, "key_verifies", "requests_per_second")),
             )
             if rate is not None
         ]
         out.append(f"  (for reference, against GET /bench/redis-mux: {', '.join(ratios)})")
     one_call = _get(results, "baselines", "redis", "requests_per_second")
-    key_rate = _get(results, "key_verifies", "requests_per_second")
-    if one_call and key_rate:
+    rates = [
+        f"{name} {rate / one_call:.2f} x"
+        for name, rate in (
+            ("email", _get(results, "verifies", "requests_per_second")),
+            ("app", _get(results, "app_verifies", "requests_per_second")),
+            ("security key", _get(results, "key_verifies", "requests_per_second")),
+        )
+        if rate is not None and one_call
+    ]
+    if rates:
         out.append(
-            "  (security-key verifies against the one-Redis-call endpoint:"
-            f" {key_rate / one_call:.2f} x; two round trips: the key and challenge read, then"
-            " the verify script)"
+            f"  (verifies against the one-Redis-call endpoint: {', '.join(rates)}; a security"
+            " key's takes two round trips: its key and challenge read, then the script)"
         )
     return out
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bench import commands, keys, load, mail, memory, wrk
+from bench import apps, commands, keys, load, mail, memory, wrk
 from bench.app import BASELINE_KEY
 from bench.client import Client, run_logins
 from bench.machine import CpuMark
@@ -137,11 +137,15 @@ class Run:
             "redis_mux": [],
             "logins": [],
             "verifies": [],
+            "app_verifies": [],
             "key_verifies": [],
         }
         ids_file = o.run_dir / "challenge-ids.txt"
         answers_file = o.run_dir / "key-answers.txt"
         answers = await keys.prepare(redis, min(2000, o.accounts), answers_file)
+        app_ids_file = o.run_dir / "app-challenge-ids.txt"
+        secret = self.stack.env()["TWOSTEP_SECRET_KEY"]
+        app_challenges = await apps.prepare(redis, secret, min(2000, o.accounts), app_ids_file)
         challenges = 0
         for _ in range(o.rounds):
             runs["bare"].append(load.baseline(rounds, "/bench/bare"))
@@ -154,6 +158,7 @@ class Run:
                 ids_file.write_text("\n".join(ids) + "\n")
                 challenges = len(ids)
             runs["verifies"].append(load.verifies(rounds, ids_file))
+            runs["app_verifies"].append(load.app_verifies(rounds, app_ids_file))
             runs["key_verifies"].append(load.key_verifies(rounds, answers_file))
         median = {name: self._median(name, loads) for name, loads in runs.items()}
         self.results["baselines"] = {
@@ -166,6 +171,11 @@ class Run:
             **median["verifies"],
             "challenges": challenges,
             "code": "wrong (400 expected)",
+        }
+        self.results["app_verifies"] = {
+            **median["app_verifies"],
+            "challenges": app_challenges,
+            "code": "wrong app code (400 expected)",
         }
         self.results["key_verifies"] = {
             **median["key_verifies"],

@@ -21,6 +21,7 @@ SECTIONS = {
     ("baselines", "redis_mux"): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("logins",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("verifies",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
+    ("app_verifies",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("key_verifies",): ("requests_per_second", "p50_ms", "p99_ms", "errors"),
     ("redis_commands", "login"): REDIS_FIELDS,
     ("redis_commands", "verify"): REDIS_FIELDS,
