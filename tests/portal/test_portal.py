@@ -4,139 +4,34 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import fakeredis
 import httpx
 import pyotp
 import pytest
 
-from api.main import create_app as create_twostep
 from examples.portal.app import create_app
 from examples.portal.catalogue import CATALOGUE
 from examples.portal.locales import negotiate
 from examples.portal.passwords import hash_password, verify_password
 from examples.portal.settings import DEMO_PASSWORD_HASH, PortalSettings
-from examples.portal.twostep import Twostep
-from tests.api_calls import code_of, make_settings
-from tests.fakes import FakeClock, RecordingMailQueue
+from tests.api_calls import code_of
+from tests.portal.stack import (
+    PASSWORD,
+    SESSION_SECRET,
+    Stack,
+    confirm,
+    csrf_of,
+    enable_two_step,
+    message_of,
+    portal_settings,
+    post,
+    sign_in,
+    sign_out,
+    verify,
+    wrong,
+)
 from tests.processes import API_KEY
-
-PASSWORD = "correct horse battery staple"
-FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-SESSION_SECRET = "portal-test-session-secret-0123456789abcdef"
-
-
-def portal_settings() -> PortalSettings:
-    return PortalSettings(
-        twostep_url="http://twostep.test",
-        twostep_api_key=API_KEY,
-        session_secret=SESSION_SECRET,
-    )
-
-
-@dataclass
-class Stack:
-    browser: httpx.AsyncClient
-    mail: RecordingMailQueue
-    clock: FakeClock
-    portal_transport: httpx.ASGITransport
-    portal_redis: fakeredis.FakeAsyncRedis
-
-    @property
-    def portal_client(self) -> Twostep:
-        twostep: Twostep = self.portal_transport.app.state.portal.twostep  # type: ignore[attr-defined]
-        return twostep
-
-    def browser_at(self, base_url: str) -> httpx.AsyncClient:
-        """Another browser (its own cookie jar) on the same portal."""
-        return httpx.AsyncClient(
-            transport=self.portal_transport,
-            base_url=base_url,
-            follow_redirects=True,
-            headers={"User-Agent": FIREFOX},
-        )
-
-
-@pytest.fixture
-async def stack(request: pytest.FixtureRequest) -> AsyncIterator[Stack]:
-    """The portal and twostep; ``indirect`` parametrisation overrides portal settings."""
-    overrides = getattr(request, "param", {})
-    clock = FakeClock()
-    mail = RecordingMailQueue()
-    redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    own = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
-    twostep = create_twostep(make_settings(), redis=redis, broker=redis, mail=mail, clock=clock)
-    portal = create_app(
-        portal_settings().model_copy(update=overrides),
-        twostep_transport=httpx.ASGITransport(app=twostep),
-        clock=clock,
-        redis=own,
-    )
-    transport = httpx.ASGITransport(app=portal)
-    stack = Stack(httpx.AsyncClient(), mail, clock, transport, own)
-    async with stack.browser_at("http://portal.test") as browser:
-        stack.browser = browser
-        yield stack
-    await portal.state.portal.twostep.aclose()
-    await redis.aclose()
-    await own.aclose()
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
-def message_of(html: str) -> str:
-    match = re.search(r'id="message"[^>]*>([^<]*)<', html)
-    return match.group(1) if match else ""
-
-
-async def post(browser: httpx.AsyncClient, page: str, action: str, **data: str) -> httpx.Response:
-    """Submit a form of ``page`` (fetched first, for its CSRF token)."""
-    html = (await browser.get(page)).text
-    return await browser.post(action, data={"csrf_token": csrf_of(html), **data})
-
-
-async def sign_in(browser: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
-    return await post(browser, "/signin", "/signin", email="ada@example.com", password=password)
-
-
-async def sign_out(browser: httpx.AsyncClient) -> None:
-    response = await post(browser, "/", "/sign-out")
-    assert response.url.path == "/signin"
-
-
-async def enable_two_step(browser: httpx.AsyncClient) -> httpx.Response:
-    await sign_in(browser)
-    response = await post(
-        browser, "/settings/security", "/settings/security/two-step", enabled="on"
-    )
-    await sign_out(browser)
-    return response
-
-
-async def confirm(
-    browser: httpx.AsyncClient, action: str, password: str | None = PASSWORD
-) -> httpx.Response:
-    """Click through an action's confirmation page (examples/portal/confirm.py), giving the
-    password when the page asks for it."""
-    page = f"/settings/security/confirm/{action}"
-    data = {"password": password} if password is not None else {}
-    return await post(browser, page, page, **data)
-
-
-async def verify(stack: Stack, remember: bool = False, code: str | None = None) -> httpx.Response:
-    code = code if code is not None else code_of(stack.mail.codes[-1])
-    data = {"code": code, **({"remember_browser": "on"} if remember else {})}
-    return await post(stack.browser, "/two-step", "/two-step", **data)
-
-
-def wrong(code: str) -> str:
-    return "999999" if code != "999999" else "111111"
 
 
 async def test_wrong_password_stays_on_sign_in(stack: Stack) -> None:
