@@ -10,14 +10,16 @@ from fastapi.responses import PlainTextResponse, RedirectResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 
-from examples.portal import session
+from examples.portal import passkeys, session
 from examples.portal.context import (
+    SECURITY,
     Csrf,
     Language,
     Portal,
     PortalDep,
     SignedIn,
     client_of,
+    confirm_url,
     language,
     minutes,
     render,
@@ -30,7 +32,6 @@ from examples.portal.twostep import Account, Problem, TotpEnrolment
 
 router = APIRouter(dependencies=[Language])
 
-SECURITY = "/settings/security"
 # An authenticator set-up waiting for its first code: its key and QR code stay on the page
 # (after a wrong code too) until it is confirmed, started again, or twostep lets it expire
 # (15 minutes). Kept in the server-side session, never in a cookie.
@@ -44,11 +45,6 @@ _BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 def _see(location: str = SECURITY) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
-
-
-def confirm_url(action: str) -> str:
-    """The page that asks before ``action`` (examples/portal/confirm.py)."""
-    return f"{SECURITY}/confirm/{action}"
 
 
 @router.get("/")
@@ -94,12 +90,16 @@ def _this_browser(request: Request) -> str | None:
 async def _security_page(request: Request, portal: Portal, user: User) -> Response:
     account = await _account(portal, user)
     browsers = await portal.twostep.trusted_browsers(user.account_id)
+    keys = await portal.twostep.security_keys(user.account_id)
     if account.totp_enabled:
         request.session.pop(_TOTP_PENDING, None)
     enrolment = _held_enrolment(request, portal)
+    note = session.pop_flash(request)
+    registration = passkeys.held_registration(request, portal)
     return render(
         request,
         "security.html",
+        message=note,
         user=user,
         account=account,
         browsers=browsers,
@@ -108,6 +108,11 @@ async def _security_page(request: Request, portal: Portal, user: User) -> Respon
         enrolment=enrolment,
         # Our own API drew the QR code: it is trusted markup, shown inline.
         qr_svg=Markup(enrolment.qr_svg) if enrolment else None,  # noqa: S704
+        keys=keys,
+        registration=registration,
+        # A key being added: the browser's prompt opens by itself, unless the page comes
+        # back with a message (the user then starts it again, or cancels).
+        key_autostart=registration is not None and note is None,
     )
 
 

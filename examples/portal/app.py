@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from examples.portal import account, confirm, login, password
+from examples.portal import account, confirm, login, passkeys, password
 from examples.portal.context import CsrfMismatch, Portal, Redirect, render
 from examples.portal.security import SecurityHeaders, Sessions
 from examples.portal.settings import PortalSettings, load_settings
@@ -90,6 +90,7 @@ def create_app(
     app.include_router(account.router)
     app.include_router(confirm.router)
     app.include_router(password.router)
+    app.include_router(passkeys.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_error_pages(app)
     # Each middleware wraps those added before it: the headers go on every answer.

@@ -158,6 +158,87 @@ EN: dict[str, str] = {
     "password_mismatch": "The two new passwords differ.",
     "password_too_long": "The new password can have at most {n} characters.",
     "password_same": "The new password is the one you have now.",
+    # security keys and passkeys: the Security tab, their confirmations, the two-step page
+    "keys_title": "Security keys and passkeys",
+    "keys_help": (
+        "Sign in with a security key, or with the fingerprint, face or screen lock of your "
+        "phone or computer, instead of a code."
+    ),
+    "keys_none": "No security keys or passkeys yet.",
+    "keys_two_step_off": "Turn on two-step verification above to sign in with your keys.",
+    "key_name": "Name",
+    "key_added_on": "Added",
+    "key_never_used": "Not used yet",
+    "key_synced": "Synced passkey",
+    "key_rename": "Rename",
+    "key_remove": "Remove",
+    "key_first_on": "Signing in asks for your security key or passkey first.",
+    "key_first_off": (
+        "Signing in asks for a code first; your security key or passkey is one click away."
+    ),
+    "key_first_set": "Ask for my key first",
+    "key_first_unset": "Ask for a code first",
+    "key_first_now_on": "Signing in will ask for your security key or passkey first.",
+    "key_first_now_off": "Signing in will ask for a code first.",
+    "key_name_label": "Name of the new key",
+    "key_name_hint": "To tell your keys apart, for example “Blue USB key” or “Work laptop”.",
+    "key_add": "Add a security key or passkey",
+    "key_adding": (
+        "Adding “{name}”: follow your browser. Touch your security key, or confirm with your "
+        "fingerprint, face or screen lock."
+    ),
+    "key_retry": "Try again",
+    "key_added": "“{name}” was added. You can sign in with it from now on.",
+    "key_renamed": "The key is now called “{name}”.",
+    "key_removed": "“{name}” was removed. It no longer signs you in.",
+    "key_gone": "That security key had already been removed.",
+    "key_setup_expired": "Adding the key took too long. Start again.",
+    "key_not_added": "This key could not be added. Start again.",
+    "key_exists": "This key is already added to your account.",
+    "key_limit": (
+        "You have the most security keys and passkeys an account can have. "
+        "Remove one to add another."
+    ),
+    "keys_off": "Security keys and passkeys cannot be used right now.",
+    "key_unreadable": "Your browser's answer could not be read. Try again.",
+    "key_name_missing": "Give the key a name.",
+    "key_name_invalid": "A key's name has at most 64 characters, on one line.",
+    "key_new_name": "New name",
+    "confirm_remove_key_title": "Remove “{name}”?",
+    "confirm_remove_key_body": (
+        "This security key or passkey stops signing you in at once. You can add it again later."
+    ),
+    "confirm_remove_key_button": "Remove the key",
+    "confirm_rename_key_title": "Rename “{name}”?",
+    "confirm_rename_key_body": (
+        "The name shows in this list and in the emails we send about the key."
+    ),
+    "confirm_rename_key_button": "Rename",
+    "use_key": "Use your security key or passkey",
+    "key_prompt": (
+        "When your browser asks, touch your security key, or confirm with your fingerprint, "
+        "face or screen lock."
+    ),
+    "key_choose_another": "Choose another way below.",
+    "key_refused": (
+        "This key is not one of your account's, or its answer was refused. {n} tries left."
+    ),
+    "key_refused_one": (
+        "This key is not one of your account's, or its answer was refused. {n} try left."
+    ),
+    "key_not_allowed_get": (
+        "The security key did not answer: the request was cancelled or timed out, or this key "
+        "is not one of your account's. Try again, or choose another way."
+    ),
+    "key_not_allowed_create": "Adding the key was cancelled or timed out. Try again.",
+    "key_wrong_origin": (
+        "Your browser does not allow security keys on this address. Open the portal at its "
+        "usual address and try again."
+    ),
+    "key_unsupported": (
+        "This browser cannot use security keys or passkeys. Use another way, or another browser."
+    ),
+    "key_failed": "The security key could not be used. Try again.",
 }
 
 FR: dict[str, str] = {
@@ -345,6 +426,99 @@ FR: dict[str, str] = {
     "password_mismatch": "Les deux nouveaux mots de passe diffèrent.",
     "password_too_long": "Le nouveau mot de passe peut contenir au plus {n} caractères.",
     "password_same": "Le nouveau mot de passe est celui que vous avez déjà.",
+    # security keys and passkeys: the Security tab, their confirmations, the two-step page
+    "keys_title": "Clés de sécurité et clés d'accès",
+    "keys_help": (
+        "Connectez-vous avec une clé de sécurité, ou avec l'empreinte digitale, le visage ou le "
+        "verrouillage d'écran de votre téléphone ou de votre ordinateur, plutôt qu'avec un code."
+    ),
+    "keys_none": "Aucune clé de sécurité ni clé d'accès pour l'instant.",
+    "keys_two_step_off": (
+        "Activez la vérification en deux étapes ci-dessus pour vous connecter avec vos clés."
+    ),
+    "key_name": "Nom",
+    "key_added_on": "Ajoutée le",
+    "key_never_used": "Pas encore utilisée",
+    "key_synced": "Clé d'accès synchronisée",
+    "key_rename": "Renommer",
+    "key_remove": "Supprimer",
+    "key_first_on": "La connexion demande d'abord votre clé de sécurité ou clé d'accès.",
+    "key_first_off": (
+        "La connexion demande d'abord un code ; votre clé de sécurité ou clé d'accès reste à "
+        "un clic."
+    ),
+    "key_first_set": "Demander d'abord ma clé",
+    "key_first_unset": "Demander d'abord un code",
+    "key_first_now_on": "La connexion demandera d'abord votre clé de sécurité ou clé d'accès.",
+    "key_first_now_off": "La connexion demandera d'abord un code.",
+    "key_name_label": "Nom de la nouvelle clé",
+    "key_name_hint": (
+        "Pour distinguer vos clés, par exemple « Clé USB bleue » ou « Ordinateur du bureau »."
+    ),
+    "key_add": "Ajouter une clé de sécurité ou une clé d'accès",
+    "key_adding": (
+        "Ajout de « {name} » : suivez les indications de votre navigateur. Touchez votre clé de "
+        "sécurité, ou confirmez avec votre empreinte digitale, votre visage ou le verrouillage "
+        "d'écran."
+    ),
+    "key_retry": "Réessayer",
+    "key_added": "« {name} » a été ajoutée. Vous pouvez désormais vous connecter avec.",
+    "key_renamed": "La clé s'appelle désormais « {name} ».",
+    "key_removed": "« {name} » a été supprimée. Elle ne permet plus de vous connecter.",
+    "key_gone": "Cette clé de sécurité avait déjà été supprimée.",
+    "key_setup_expired": "L'ajout de la clé a pris trop de temps. Recommencez.",
+    "key_not_added": "Cette clé n'a pas pu être ajoutée. Recommencez.",
+    "key_exists": "Cette clé est déjà ajoutée à votre compte.",
+    "key_limit": (
+        "Vous avez atteint le nombre maximal de clés de sécurité et de clés d'accès d'un "
+        "compte. Supprimez-en une pour en ajouter une autre."
+    ),
+    "keys_off": (
+        "Les clés de sécurité et les clés d'accès ne peuvent pas être utilisées pour le moment."
+    ),
+    "key_unreadable": "La réponse de votre navigateur n'a pas pu être lue. Réessayez.",
+    "key_name_missing": "Donnez un nom à la clé.",
+    "key_name_invalid": "Le nom d'une clé comporte au plus 64 caractères, sur une seule ligne.",
+    "key_new_name": "Nouveau nom",
+    "confirm_remove_key_title": "Supprimer « {name} » ?",
+    "confirm_remove_key_body": (
+        "Cette clé de sécurité ou clé d'accès ne permet plus de vous connecter, dès maintenant. "
+        "Vous pourrez l'ajouter de nouveau plus tard."
+    ),
+    "confirm_remove_key_button": "Supprimer la clé",
+    "confirm_rename_key_title": "Renommer « {name} » ?",
+    "confirm_rename_key_body": (
+        "Le nom apparaît dans cette liste et dans les e-mails que nous envoyons au sujet de la clé."
+    ),
+    "confirm_rename_key_button": "Renommer",
+    "use_key": "Utiliser votre clé de sécurité ou clé d'accès",
+    "key_prompt": (
+        "Lorsque votre navigateur le demande, touchez votre clé de sécurité, ou confirmez avec "
+        "votre empreinte digitale, votre visage ou le verrouillage d'écran."
+    ),
+    "key_choose_another": "Choisissez une autre méthode ci-dessous.",
+    "key_refused": (
+        "Cette clé n'appartient pas à votre compte, ou sa réponse a été refusée. "
+        "Il vous reste {n} essais."
+    ),
+    "key_refused_one": (
+        "Cette clé n'appartient pas à votre compte, ou sa réponse a été refusée. "
+        "Il vous reste {n} essai."
+    ),
+    "key_not_allowed_get": (
+        "La clé de sécurité n'a pas répondu : la demande a été annulée ou a expiré, ou cette "
+        "clé n'appartient pas à votre compte. Réessayez, ou choisissez une autre méthode."
+    ),
+    "key_not_allowed_create": "L'ajout de la clé a été annulé ou a expiré. Réessayez.",
+    "key_wrong_origin": (
+        "Votre navigateur n'autorise pas les clés de sécurité à cette adresse. Ouvrez le "
+        "portail à son adresse habituelle et réessayez."
+    ),
+    "key_unsupported": (
+        "Ce navigateur ne permet pas d'utiliser les clés de sécurité ni les clés d'accès. "
+        "Utilisez une autre méthode ou un autre navigateur."
+    ),
+    "key_failed": "La clé de sécurité n'a pas pu être utilisée. Réessayez.",
 }
 
 ES: dict[str, str] = {
@@ -525,6 +699,98 @@ ES: dict[str, str] = {
     "password_mismatch": "Las dos contraseñas nuevas no coinciden.",
     "password_too_long": "La contraseña nueva puede tener como máximo {n} caracteres.",
     "password_same": "La contraseña nueva es la que ya tiene.",
+    # security keys and passkeys: the Security tab, their confirmations, the two-step page
+    "keys_title": "Llaves de seguridad y llaves de acceso",
+    "keys_help": (
+        "Inicie sesión con una llave de seguridad, o con la huella, la cara o el bloqueo de "
+        "pantalla de su teléfono u ordenador, en lugar de con un código."
+    ),
+    "keys_none": "Todavía no tiene llaves de seguridad ni llaves de acceso.",
+    "keys_two_step_off": (
+        "Active la verificación en dos pasos más arriba para iniciar sesión con sus llaves."
+    ),
+    "key_name": "Nombre",
+    "key_added_on": "Añadida",
+    "key_never_used": "Sin usar todavía",
+    "key_synced": "Llave de acceso sincronizada",
+    "key_rename": "Cambiar el nombre",
+    "key_remove": "Quitar",
+    "key_first_on": ("Al iniciar sesión se pide primero su llave de seguridad o llave de acceso."),
+    "key_first_off": (
+        "Al iniciar sesión se pide primero un código; su llave de seguridad o llave de acceso "
+        "queda a un clic."
+    ),
+    "key_first_set": "Pedir primero mi llave",
+    "key_first_unset": "Pedir primero un código",
+    "key_first_now_on": (
+        "Al iniciar sesión se pedirá primero su llave de seguridad o llave de acceso."
+    ),
+    "key_first_now_off": "Al iniciar sesión se pedirá primero un código.",
+    "key_name_label": "Nombre de la llave nueva",
+    "key_name_hint": (
+        "Para distinguir sus llaves, por ejemplo «Llave USB azul» o «Portátil del trabajo»."
+    ),
+    "key_add": "Añadir una llave de seguridad o llave de acceso",
+    "key_adding": (
+        "Añadiendo «{name}»: siga las indicaciones de su navegador. Toque su llave de seguridad "
+        "o confirme con su huella, su cara o el bloqueo de pantalla."
+    ),
+    "key_retry": "Intentar de nuevo",
+    "key_added": "Se añadió «{name}». Desde ahora puede iniciar sesión con ella.",
+    "key_renamed": "La llave ahora se llama «{name}».",
+    "key_removed": "Se quitó «{name}». Ya no sirve para iniciar sesión.",
+    "key_gone": "Esa llave de seguridad ya se había quitado.",
+    "key_setup_expired": "Añadir la llave tardó demasiado. Empiece de nuevo.",
+    "key_not_added": "No se pudo añadir esta llave. Empiece de nuevo.",
+    "key_exists": "Esta llave ya está añadida a su cuenta.",
+    "key_limit": (
+        "Ya tiene el máximo de llaves de seguridad y llaves de acceso de una cuenta. "
+        "Quite una para añadir otra."
+    ),
+    "keys_off": "Ahora no se pueden usar llaves de seguridad ni llaves de acceso.",
+    "key_unreadable": "No se pudo leer la respuesta de su navegador. Inténtelo de nuevo.",
+    "key_name_missing": "Dé un nombre a la llave.",
+    "key_name_invalid": "El nombre de una llave tiene como máximo 64 caracteres, en una línea.",
+    "key_new_name": "Nombre nuevo",
+    "confirm_remove_key_title": "¿Quitar «{name}»?",
+    "confirm_remove_key_body": (
+        "Esta llave de seguridad o llave de acceso deja de servir para iniciar sesión al "
+        "momento. Podrá añadirla de nuevo más tarde."
+    ),
+    "confirm_remove_key_button": "Quitar la llave",
+    "confirm_rename_key_title": "¿Cambiar el nombre de «{name}»?",
+    "confirm_rename_key_body": (
+        "El nombre aparece en esta lista y en los correos que le enviamos sobre la llave."
+    ),
+    "confirm_rename_key_button": "Cambiar el nombre",
+    "use_key": "Usar su llave de seguridad o llave de acceso",
+    "key_prompt": (
+        "Cuando su navegador se lo pida, toque su llave de seguridad o confirme con su huella, "
+        "su cara o el bloqueo de pantalla."
+    ),
+    "key_choose_another": "Elija otro método abajo.",
+    "key_refused": (
+        "Esta llave no es de su cuenta, o se rechazó su respuesta. Le quedan {n} intentos."
+    ),
+    "key_refused_one": (
+        "Esta llave no es de su cuenta, o se rechazó su respuesta. Le queda {n} intento."
+    ),
+    "key_not_allowed_get": (
+        "La llave de seguridad no respondió: la solicitud se canceló o caducó, o esta llave no "
+        "es de su cuenta. Inténtelo de nuevo o elija otro método."
+    ),
+    "key_not_allowed_create": (
+        "Se canceló o caducó el proceso de añadir la llave. Inténtelo de nuevo."
+    ),
+    "key_wrong_origin": (
+        "Su navegador no permite llaves de seguridad en esta dirección. Abra el portal en su "
+        "dirección habitual e inténtelo de nuevo."
+    ),
+    "key_unsupported": (
+        "Este navegador no puede usar llaves de seguridad ni llaves de acceso. Use otro método "
+        "u otro navegador."
+    ),
+    "key_failed": "No se pudo usar la llave de seguridad. Inténtelo de nuevo.",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": EN, "fr": FR, "es": ES}

@@ -27,6 +27,7 @@ from examples.portal.twostep import Client, Twostep, TwostepError
 log = logging.getLogger("portal")
 
 TEMPLATES = Path(__file__).parent / "templates"
+SECURITY = "/settings/security"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # One environment per process: the templates are package files, compiled once.
 _TEMPLATES = Environment(
@@ -68,6 +69,11 @@ class Portal:
             return 0
         moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
         return max(0, math.ceil(moment - self.clock()))
+
+
+def confirm_url(action: str) -> str:
+    """The page that asks before ``action`` (examples/portal/confirm.py)."""
+    return f"{SECURITY}/confirm/{action}"
 
 
 def portal_of(request: Request) -> Portal:

@@ -16,6 +16,7 @@ from examples.portal.context import (
     Csrf,
     Language,
     Pending,
+    Portal,
     PortalDep,
     client_of,
     minutes,
@@ -23,7 +24,7 @@ from examples.portal.context import (
     secure_request,
 )
 from examples.portal.passwords import verify_password
-from examples.portal.twostep import Login, Problem, Unavailable
+from examples.portal.twostep import Login, Problem, Unavailable, Verified
 
 router = APIRouter(dependencies=[Language])
 
@@ -134,6 +135,7 @@ def _remember(request: Request, account_id: str, login: Login) -> None:
             challenge_id=login.challenge_id,
             method=login.method or "email",
             methods=login.methods or ["email"],
+            webauthn=login.webauthn,
             sent_to=login.sent_to,
             email_refused_minutes=(
                 minutes(login.email_refused.retry_after) if login.email_refused else None
@@ -158,13 +160,18 @@ async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> 
     wait = portal.seconds_until(challenge.resend_available_at)
     # Rendered by the server, so the page is right without JS; the inline script counts down.
     countdown = Markup('<span id="resend-countdown" data-seconds="{0}">{0}</span>').format(wait)
+    note = session.pop_flash(request)
     return render(
         request,
         "two_step.html",
+        message=note,
         login=login,
         expires_minutes=max(1, math.ceil(expires_in / 60)),
         resend_seconds=wait,
         countdown=countdown,
+        # The key's prompt opens by itself when the login asks for the key first, unless the
+        # page comes back with a message (a refused key would otherwise prompt in a loop).
+        key_autostart=login.method == "webauthn" and note is None,
     )
 
 
@@ -176,17 +183,26 @@ async def verify(
     code: Annotated[str, Form()] = "",
     remember_browser: Annotated[str | None, Form()] = None,
 ) -> Response:
+    if login.method == "webauthn":
+        return _see("/two-step")  # a security key answers on its own form (passkeys.py)
     if not code.strip():
         session.flash(request, "code_missing", "error")
         return _see("/two-step")
     if len(code) > 64:
-        return _verify_refused(request, login, Problem(422, "validation_error", None, None))
+        return verify_refused(request, login, Problem(422, "validation_error", None, None))
     try:
         verified = await portal.twostep.verify(
             login.challenge_id, code, login.method, remember_browser is not None, client_of(request)
         )
     except Problem as exc:
-        return _verify_refused(request, login, exc)
+        return verify_refused(request, login, exc)
+    return signed_in(request, portal, login, verified)
+
+
+def signed_in(
+    request: Request, portal: Portal, login: session.PendingLogin, verified: Verified
+) -> Response:
+    """The second step passed: sign in, and keep a trusted browser's token if one came."""
     session.sign_in(request, login.account_id)
     response = _see("/")
     grant = verified.trusted_browser
@@ -204,7 +220,8 @@ async def verify(
     return response
 
 
-def _verify_refused(request: Request, login: session.PendingLogin, exc: Problem) -> Response:
+def verify_refused(request: Request, login: session.PendingLogin, exc: Problem) -> Response:
+    """What a refused code or key leads to: the sign-in again, or this page with why."""
     if exc.code in _ENDS_LOGIN:
         return _restart(request, _ENDS_LOGIN[exc.code])
     if exc.code == "account_locked":
@@ -240,7 +257,11 @@ async def resend(request: Request, portal: PortalDep, login: Pending) -> Respons
         else:
             raise
         return _see("/two-step")
-    update = {"method": "email", "sent_to": again.sent_to or login.sent_to}
+    update = {
+        "method": "email",
+        "sent_to": again.sent_to or login.sent_to,
+        "webauthn": again.webauthn or login.webauthn,
+    }
     session.set_pending(request, login.model_copy(update=update))
     session.flash(request, "resent", address=again.sent_to or "")
     return _see("/two-step")
@@ -252,8 +273,10 @@ async def switch_method(
     login: Pending,
     method: Annotated[str, Form()] = "email",
 ) -> Response:
-    # Switching is only a change of form: the verify call names the method.
-    if method in ("email", "totp", "recovery_code") and method in login.methods:
+    # Switching is only a change of form: the verify call names the method. Without JS the
+    # key's button lands here too; the key's form then asks the browser itself.
+    known = ("email", "totp", "recovery_code") + (("webauthn",) if login.webauthn else ())
+    if method in known and method in login.methods:
         session.set_pending(request, login.model_copy(update={"method": method}))
     return _see("/two-step")
 

@@ -25,8 +25,10 @@ class PendingLogin(BaseModel):
 
     account_id: str
     challenge_id: str
-    method: Literal["email", "totp", "recovery_code"] = "email"
+    method: Literal["email", "totp", "recovery_code", "webauthn"] = "email"
     methods: list[str] = ["email"]
+    # The browser's navigator.credentials.get() options, when the account has a security key.
+    webauthn: dict[str, Any] | None = None
     sent_to: str | None = None
     # No email could go out (the account's hourly cap): minutes until one can.
     email_refused_minutes: int | None = None

@@ -13,6 +13,8 @@ log = logging.getLogger("portal.twostep")
 
 M = TypeVar("M", bound=BaseModel)
 Method = Literal["email", "totp", "recovery_code"]
+# A browser's WebAuthn JSON (Level 3, base64url), passed through as the API takes it.
+WebauthnJson = dict[str, Any]
 
 
 def _seg(value: str) -> str:
@@ -54,6 +56,8 @@ class Account(BaseModel):
     totp_enabled: bool
     recovery_codes_remaining: int
     trusted_browsers: int
+    # What a login asks for first: "webauthn" makes the two-step page start the key itself.
+    preferred_method: str | None = None
 
 
 class EmailRefused(BaseModel):
@@ -67,9 +71,12 @@ class Login(BaseModel):
     status: Literal["not_required", "pending"]
     reason: str | None = None
     challenge_id: str | None = None
-    # The method to ask for first: the account's own (its app when it has one; no email then).
-    method: Literal["email", "totp", "recovery_code"] | None = None
+    # The method to ask for first: the account's own (its app or its security key when it
+    # prefers one; no email then).
+    method: Literal["email", "totp", "recovery_code", "webauthn"] | None = None
     methods: list[str] = []
+    # The browser's navigator.credentials.get() options when the account has a security key.
+    webauthn: WebauthnJson | None = None
     sent_to: str | None = None
     # Set when no email went out because the account's hourly cap would refuse it.
     email_refused: EmailRefused | None = None
@@ -122,6 +129,29 @@ class TotpEnrolment(BaseModel):
 
 class _RecoveryCodes(BaseModel):
     codes: list[str]
+
+
+class SecurityKey(BaseModel):
+    """A security key or passkey of the account, as the Security tab lists it."""
+
+    key_id: str
+    name: str
+    created_at: str
+    last_used_at: str | None = None
+    transports: list[str] = []
+    synced: bool = False
+
+
+class _SecurityKeys(BaseModel):
+    items: list[SecurityKey]
+
+
+class KeyRegistration(BaseModel):
+    """A key being added: ``public_key`` goes to the browser's navigator.credentials.create()."""
+
+    registration_id: str
+    expires_at: str
+    public_key: WebauthnJson
 
 
 class Twostep:
@@ -206,6 +236,15 @@ class Twostep:
             Account, "put_account", "PUT", f"/v1/accounts/{_seg(account_id)}", body
         )
 
+    async def set_preferred_method(
+        self, account_id: str, email: str, locale: str, method: Literal["webauthn"] | None
+    ) -> Account:
+        """The method a login asks for first; None leaves it to twostep (the app, else email)."""
+        body = {"email": email, "locale": locale, "preferred_method": method}
+        return await self._json(
+            Account, "set_preferred_method", "PUT", f"/v1/accounts/{_seg(account_id)}", body
+        )
+
     async def get_account(self, account_id: str) -> Account:
         return await self._json(Account, "get_account", "GET", f"/v1/accounts/{_seg(account_id)}")
 
@@ -249,6 +288,23 @@ class Twostep:
         path = f"/v1/challenges/{_seg(challenge_id)}/verify"
         return await self._json(Verified, "verify", "POST", path, body)
 
+    async def verify_key(
+        self,
+        challenge_id: str,
+        credential: WebauthnJson,
+        remember_browser: bool,
+        client: Client | None,
+    ) -> Verified:
+        """A security key's answer (the browser's navigator.credentials.get(), toJSON())."""
+        body = {
+            "method": "webauthn",
+            "credential": credential,
+            "remember_browser": remember_browser,
+            "client": self._client(client),
+        }
+        path = f"/v1/challenges/{_seg(challenge_id)}/verify"
+        return await self._json(Verified, "verify_key", "POST", path, body)
+
     async def trusted_browsers(self, account_id: str) -> list[TrustedBrowser]:
         path = f"/v1/accounts/{_seg(account_id)}/trusted-browsers"
         return (await self._json(_TrustedBrowsers, "trusted_browsers", "GET", path)).items
@@ -277,3 +333,31 @@ class Twostep:
         path = f"/v1/accounts/{_seg(account_id)}/recovery-codes"
         body = {"client": self._client(client)}
         return (await self._json(_RecoveryCodes, "new_recovery_codes", "POST", path, body)).codes
+
+    async def begin_key_registration(self, account_id: str) -> KeyRegistration:
+        path = f"/v1/accounts/{_seg(account_id)}/webauthn/registrations"
+        return await self._json(KeyRegistration, "begin_key_registration", "POST", path)
+
+    async def finish_key_registration(
+        self,
+        account_id: str,
+        registration_id: str,
+        name: str,
+        credential: WebauthnJson,
+        client: Client | None,
+    ) -> SecurityKey:
+        path = f"/v1/accounts/{_seg(account_id)}/webauthn/registrations/{_seg(registration_id)}"
+        body = {"name": name, "credential": credential, "client": self._client(client)}
+        return await self._json(SecurityKey, "finish_key_registration", "POST", path, body)
+
+    async def security_keys(self, account_id: str) -> list[SecurityKey]:
+        path = f"/v1/accounts/{_seg(account_id)}/webauthn/credentials"
+        return (await self._json(_SecurityKeys, "security_keys", "GET", path)).items
+
+    async def rename_key(self, account_id: str, key_id: str, name: str) -> SecurityKey:
+        path = f"/v1/accounts/{_seg(account_id)}/webauthn/credentials/{_seg(key_id)}"
+        return await self._json(SecurityKey, "rename_key", "PATCH", path, {"name": name})
+
+    async def remove_key(self, account_id: str, key_id: str, client: Client | None) -> None:
+        path = f"/v1/accounts/{_seg(account_id)}/webauthn/credentials/{_seg(key_id)}"
+        await self._call("remove_key", "DELETE", path, {"client": self._client(client)})
