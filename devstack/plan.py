@@ -22,6 +22,11 @@ DEMO_EMAIL = "ada@example.com"
 DEMO_PASSWORD = "correct horse battery staple"  # noqa: S105 (public, printed on purpose)
 # The name twostep's emails and authenticator apps give, the demo portal's (English) one.
 DEMO_PRODUCT_NAME = "Example portal"
+# Security keys and passkeys are bound to a domain, never an IP address: on this machine the
+# portal is shown at http://localhost:<port>, which reaches a server bound to loopback or to
+# every address, and that is the relying party twostep is given.
+WEBAUTHN_HOST = "localhost"
+_REACHED_AS_LOCALHOST = frozenset({LOOPBACK, "0.0.0.0", "::", "::1", "", WEBAUTHN_HOST})  # noqa: S104
 BANNER_TITLE = "twostep is running"
 # Settings the stack wires itself; a value left in the user's shell must not redirect them.
 _WIRED = (
@@ -69,7 +74,17 @@ class Plan:
         host = everywhere.get(self.host, self.host)
         return f"[{host}]" if ":" in host else host
 
+    @property
+    def portal_origin(self) -> str | None:
+        """Where a browser opens the portal so that security keys work (a name, not an IP),
+        or None when the servers are bound to an address that name does not reach."""
+        if not self.portal or self.host not in _REACHED_AS_LOCALHOST:
+            return None
+        return f"http://{WEBAUTHN_HOST}:{self.ports['portal']}"
+
     def url(self, service: str) -> str:
+        if service == "portal" and self.portal_origin:
+            return self.portal_origin
         return f"http://{self.web_host}:{self.ports[service]}"
 
     def children(self) -> list[Child]:
@@ -93,6 +108,10 @@ class Plan:
         service.setdefault("TWOSTEP_WORKER_METRICS_PORT", "0")
         # The emails and the app speak for the portal its users see (README: product name).
         service.setdefault("TWOSTEP_PRODUCT_NAME", DEMO_PRODUCT_NAME)
+        if self.portal_origin:
+            # Security keys and passkeys for the portal this stack runs, at the address printed.
+            service["TWOSTEP_WEBAUTHN_RP_ID"] = WEBAUTHN_HOST
+            service["TWOSTEP_WEBAUTHN_ORIGINS"] = self.portal_origin
         redis_dir = self.data_dir / "redis"
         redis_dir.mkdir(mode=0o700, exist_ok=True)
         redis_args = ["--port", str(self.ports["redis"]), "--bind", LOOPBACK, "--save", ""]
@@ -137,6 +156,9 @@ class Plan:
         if self.portal:
             lines.append(f"  Portal    {self.url('portal')}")
             lines.append(f"            sign in as {DEMO_EMAIL} / {DEMO_PASSWORD}")
+            if self.portal_origin:
+                bound = f"http://{self.web_host}:{self.ports['portal']}"
+                lines.append(f"            ({bound} works too, but not with security keys)")
         lines += [
             f"  Mailbox   {self.url('mailbox')}  (SMTP {LOOPBACK}:{self.ports['smtp']})",
             f"  API       {self.url('api')}  docs: {self.url('api')}/docs",
