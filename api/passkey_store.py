@@ -4,14 +4,10 @@ registrations in progress. One script per state change (``shared/lua/webauthn_*.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from api.store import Audit
+from api.store import Audit, Store
 from shared import results as r
 from shared.keys import AccountKeys, tag_of_challenge
-from shared.redisconn import AsyncStateRedis
-from shared.runner import AsyncRunner
-from shared.scripts import SCRIPTS
 
 
 def _text(value: bytes | str | None) -> str:
@@ -33,25 +29,12 @@ class StoredKey:
 
 
 class PasskeyStore:
-    """The WebAuthn part of the state store, on the API's Redis client and script runner."""
+    """The WebAuthn part of the state store: its scripts run through the store's own
+    ``run_script`` (keys by name, the audit's arguments), on its Redis client."""
 
-    def __init__(self, redis: AsyncStateRedis, scripts: AsyncRunner) -> None:
-        self.redis = redis
-        self.scripts = scripts
-
-    async def _run(
-        self,
-        name: str,
-        account: AccountKeys,
-        args: dict[str, Any],
-        keys: dict[str, Any] | None = None,
-        audit: Audit | None = None,
-        now: float = 0.0,
-    ) -> Any:
-        script = SCRIPTS[name]
-        if script.audited:
-            args = {**args, **(audit or Audit()).args(now)}
-        return await self.scripts.run(script, script.account_keys(account, keys), args)
+    def __init__(self, store: Store) -> None:
+        self.redis = store.redis
+        self._run = store.run_script
 
     async def begin(
         self,

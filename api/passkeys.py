@@ -159,7 +159,7 @@ class Passkeys:
         self, settings: Settings, store: Store, outbox: Outbox, trail: AuditTrail, clock: Clock
     ) -> None:
         self.settings = settings
-        self.keys = PasskeyStore(store.redis, store.scripts)
+        self.keys = PasskeyStore(store)
         self.outbox = outbox
         self.trail = trail
         self.clock = clock

@@ -185,7 +185,7 @@ class Store:
         # (api/muxredis.py), unless writes wait for replicas (shared/runner.py).
         self.scripts = AsyncRunner(redis, replica_ack or replica_ack_of(redis), scripts_client)
 
-    async def _run(
+    async def run_script(
         self,
         name: str,
         account: AccountKeys,
@@ -219,7 +219,7 @@ class Store:
         """Create or replace the account's address and language, and set its time zone (none:
         UTC) and preferred second-step method (none: the app when one is confirmed, else
         email), or leave either as stored when given ``KEEP``."""
-        created = await self._run(
+        created = await self.run_script(
             "upsert_profile",
             AccountKeys.of(account_id),
             {"account_id": account_id, "email": email, "locale": locale, "now": f"{now:.3f}",
@@ -252,7 +252,7 @@ class Store:
         self, account_id: str, enabled: bool, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
         keys = AccountKeys.of(account_id)
-        done: r.NotFound | r.Done = await self._run(
+        done: r.NotFound | r.Done = await self.run_script(
             "set_two_step",
             keys,
             {"enabled": "1" if enabled else "0", "now": f"{now:.3f}",
@@ -265,7 +265,7 @@ class Store:
     async def unlock(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
-        done: r.NotFound | r.Done = await self._run(
+        done: r.NotFound | r.Done = await self.run_script(
             "unlock", AccountKeys.of(account_id), {"now": f"{now:.3f}"}, audit=audit, now=now
         )
         return done
@@ -274,7 +274,7 @@ class Store:
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Made:
         keys = AccountKeys.of(account_id)
-        made: r.NotFound | r.Made = await self._run(
+        made: r.NotFound | r.Made = await self.run_script(
             "reset_two_step",
             keys,
             {"now": f"{now:.3f}", "challenge_prefix": keys.challenge_prefix},
@@ -305,7 +305,7 @@ class Store:
     async def delete_account(self, account_id: str) -> int:
         keys = AccountKeys.of(account_id)
         rest = [key for key in keys.all_fixed() if key not in (keys.challenges, keys.sends)]
-        removed = await self._run(
+        removed = await self.run_script(
             "delete_account",
             keys,
             {"challenge_prefix": keys.challenge_prefix},
@@ -340,7 +340,7 @@ class Store:
         the script decides to email."""
         keys = AccountKeys.of(account_id)
         job = publish or _NO_JOB
-        opened: LoginResult = await self._run(
+        opened: LoginResult = await self.run_script(
             "login",
             keys,
             {
@@ -393,7 +393,7 @@ class Store:
         if tag is None:
             return r.NotFound()
         keys = AccountKeys(tag)
-        resent: ResendResult = await self._run(
+        resent: ResendResult = await self.run_script(
             "resend",
             keys,
             {"now": f"{now:.3f}", "code_digest": code_digest, "code_ttl": code_ttl_seconds,
@@ -435,7 +435,7 @@ class Store:
             return r.NotFound()
         keys = AccountKeys(tag)
         browser_id, record, browser_expires_at = browser or ("", "", 0.0)
-        checked: VerifyResult = await self._run(
+        checked: VerifyResult = await self.run_script(
             "verify",
             keys,
             {
@@ -495,7 +495,7 @@ class Store:
     async def enrol_totp(
         self, account_id: str, sealed: str, pending_until: float, keep_seconds: int
     ) -> bool:
-        made = await self._run(
+        made = await self.run_script(
             "totp_enrol",
             AccountKeys.of(account_id),
             {
@@ -508,7 +508,7 @@ class Store:
 
     async def reseal_totp(self, tag: str, old: str, new: str) -> bool:
         """Replace the active sealed secret, unless it changed meanwhile."""
-        replaced = await self._run("totp_reseal", AccountKeys(tag), {"old": old, "new": new})
+        replaced = await self.run_script("totp_reseal", AccountKeys(tag), {"old": old, "new": new})
         return bool(int(replaced))
 
     async def pending_totp(self, account_id: str) -> str | None:
@@ -523,7 +523,7 @@ class Store:
         max_attempts: int,
         audit: Audit | None = None,
     ) -> r.NotFound | r.Invalid | r.Refused | r.Done:
-        confirmed: r.NotFound | r.Invalid | r.Refused | r.Done = await self._run(
+        confirmed: r.NotFound | r.Invalid | r.Refused | r.Done = await self.run_script(
             "totp_confirm",
             AccountKeys.of(account_id),
             {"now": f"{now:.3f}", "sealed": sealed, "step": -1 if step is None else step,
@@ -536,7 +536,7 @@ class Store:
     async def disable_totp(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Done:
-        done: r.NotFound | r.Done = await self._run(
+        done: r.NotFound | r.Done = await self.run_script(
             "totp_disable", AccountKeys.of(account_id), {}, audit=audit, now=now
         )
         return done
@@ -544,7 +544,7 @@ class Store:
     async def replace_recovery_codes(
         self, account_id: str, digests: list[str], now: float, audit: Audit | None = None
     ) -> r.NotFound | r.Made:
-        made: r.NotFound | r.Made = await self._run(
+        made: r.NotFound | r.Made = await self.run_script(
             "recovery_replace",
             AccountKeys.of(account_id),
             {"digests...": list(digests)},
@@ -572,7 +572,7 @@ class Store:
     async def revoke_browser(
         self, account_id: str, browser_id: str, now: float, audit: Audit | None = None
     ) -> bool:
-        removed = await self._run(
+        removed = await self.run_script(
             "revoke_browsers",
             AccountKeys.of(account_id),
             {"browser_id": browser_id},
@@ -584,7 +584,7 @@ class Store:
     async def revoke_all_browsers(
         self, account_id: str, now: float, audit: Audit | None = None
     ) -> int:
-        removed = await self._run(
+        removed = await self.run_script(
             "revoke_browsers", AccountKeys.of(account_id), {"browser_id": ""}, audit=audit, now=now
         )
         return int(removed)

@@ -36,7 +36,7 @@ async def prepare(redis: Redis, count: int, path: Path) -> int:
     "<challenge id> <verify body>", to ``path``. Returns how many were written."""
     await create_accounts(redis, PREFIX, count)
     store = Store(redis)
-    keys = PasskeyStore(redis, store.scripts)
+    keys = PasskeyStore(store)
     now = time.time()
     lines: list[str] = []
 
