@@ -13,17 +13,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, CDPSession, Page, expect, sync_playwright
+from playwright.sync_api import Browser, CDPSession, Page, expect
 
 from examples.portal.catalogue import CATALOGUE
 from examples.portal.passwords import hash_password
+from tests.browser.chromium import PASSWORD, codes_mailed, next_code, sign_in, sign_out
 from tests.processes import (
     API_KEY,
     BIN,
@@ -40,9 +40,7 @@ from tests.smtpserver import MailCatcher
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots" / "passkeys"
-PASSWORD = "correct horse battery staple"
 NAMES = ["ada", "bob", "cy", "di", "eve", "fay"]
 # What static/passkeys.js would find missing in an older browser: the page then converts
 # base64url by hand. One language's run goes without them.
@@ -110,42 +108,14 @@ def stack(log_dir: Path) -> Iterator[Stack]:
     redis.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Chromium is missing: run `make setup` (it installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run",
-            ],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
-_TAKEN: dict[str, bytes] = {}
-
-
-@pytest.fixture(scope="session", autouse=True)
-def shots_kept() -> Iterator[None]:
-    """Screenshots in their own folder, emptied first. The portal's browser test empties all
-    of test-artifacts/screenshots when it starts (after this module, in a full run), so what
-    was taken here is written again at the end of the session."""
+@pytest.fixture(scope="module", autouse=True)
+def fresh_shots() -> None:
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    yield
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for name, png in _TAKEN.items():
-        if not (SHOTS / name).exists():
-            (SHOTS / name).write_bytes(png)
 
 
 def shot(page: Page, name: str) -> None:
-    _TAKEN[f"{name}.png"] = page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture
@@ -195,39 +165,6 @@ class Authenticators:
 
 def said(lang: str, key: str, **params: object) -> str:
     return CATALOGUE[lang][key].format(**params)
-
-
-def codes_mailed(catcher: MailCatcher, to: str) -> list[str]:
-    found = []
-    for mail in [m for m in list(catcher.messages) if m["To"] == to]:
-        body = mail.get_body(("plain",))
-        assert body is not None
-        found += re.findall(r"^\s*(\d{6})\s*$", body.get_content(), re.MULTILINE)
-    return found
-
-
-def next_code(catcher: MailCatcher, to: str, seen: int) -> str:
-    """Wait for code email number ``seen + 1`` to ``to`` and return its code."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = codes_mailed(catcher, to)
-        if len(found) > seen:
-            return found[seen]
-        time.sleep(0.05)
-    raise AssertionError(f"no code email number {seen + 1} to {to}")
-
-
-def sign_in(page: Page, name: str) -> None:
-    page.goto("/signin")
-    page.fill("#email", f"{name}@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-
-
-def sign_out(page: Page) -> None:
-    page.goto("/")
-    page.click("#sign-out")
-    expect(page.locator("#sign-in")).to_be_visible()
 
 
 def turn_two_step_on(page: Page) -> None:

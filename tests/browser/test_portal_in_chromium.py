@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,10 +16,11 @@ from pathlib import Path
 import pyotp
 import pytest
 import redis as redis_client
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from examples.portal.keys import throttle_ip
 from examples.portal.passwords import hash_password
+from tests.browser.chromium import PASSWORD, codes_mailed, next_code, sign_in, sign_out
 from tests.processes import (
     API_KEY,
     BIN,
@@ -37,9 +37,7 @@ from tests.smtpserver import MailCatcher
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-PASSWORD = "correct horse battery staple"
 NAMES = ["ada", "bob", "cy", "di", "eve", "fay", "gus", "hal", "ivy", "jo", "kim"]
 
 
@@ -98,27 +96,13 @@ def stack(log_dir: Path) -> Iterator[Stack]:
     redis.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Chromium is missing: run `make setup` (it installs Debian's chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run",
-            ],
-        )  # fmt: skip
-        yield chromium
-        chromium.close()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def fresh_shots() -> None:
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+    """This module's screenshots, the last run's removed; other folders below are other
+    modules' (passkeys/)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
 
 
 @pytest.fixture
@@ -136,39 +120,6 @@ def shot(page: Page, name: str) -> None:
 
 def subjects_mailed(catcher: MailCatcher, to: str) -> list[str]:
     return [str(mail["Subject"]) for mail in list(catcher.messages) if mail["To"] == to]
-
-
-def codes_mailed(catcher: MailCatcher, to: str) -> list[str]:
-    found = []
-    for mail in [m for m in list(catcher.messages) if m["To"] == to]:
-        body = mail.get_body(("plain",))
-        assert body is not None
-        found += re.findall(r"^\s*(\d{6})\s*$", body.get_content(), re.MULTILINE)
-    return found
-
-
-def next_code(catcher: MailCatcher, to: str, seen: int) -> str:
-    """Wait for code email number ``seen + 1`` to ``to`` and return its code."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = codes_mailed(catcher, to)
-        if len(found) > seen:
-            return found[seen]
-        time.sleep(0.05)
-    raise AssertionError(f"no code email number {seen + 1} to {to}")
-
-
-def sign_in(page: Page, name: str) -> None:
-    page.goto("/signin")
-    page.fill("#email", f"{name}@example.com")
-    page.fill("#password", PASSWORD)
-    page.click("#sign-in")
-
-
-def sign_out(page: Page) -> None:
-    page.goto("/")
-    page.click("#sign-out")
-    expect(page.locator("#sign-in")).to_be_visible()
 
 
 def set_two_step(page: Page, enabled: bool) -> None:
