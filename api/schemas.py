@@ -311,15 +311,20 @@ class AssertionResponse(_Browsers):
     userHandle: Base64Url | None = None
 
 
-class AuthenticationCredential(_Browsers):
-    """``AuthenticationResponseJSON``: the answer of ``navigator.credentials.get()``."""
+class _Credential(_Browsers):
+    """What both of a browser's answers hold beside their ``response``."""
 
     id: CredentialIdText
     rawId: CredentialIdText
     type: Literal["public-key"]
-    response: AssertionResponse
     clientExtensionResults: dict[str, Any] = Field(default_factory=dict)
     authenticatorAttachment: Literal["platform", "cross-platform"] | None = None
+
+
+class AuthenticationCredential(_Credential):
+    """``AuthenticationResponseJSON``: the answer of ``navigator.credentials.get()``."""
+
+    response: AssertionResponse
 
 
 class AttestationResponse(_Browsers):
@@ -330,15 +335,10 @@ class AttestationResponse(_Browsers):
     )
 
 
-class RegistrationCredential(_Browsers):
+class RegistrationCredential(_Credential):
     """``RegistrationResponseJSON``: the answer of ``navigator.credentials.create()``."""
 
-    id: CredentialIdText
-    rawId: CredentialIdText
-    type: Literal["public-key"]
     response: AttestationResponse
-    clientExtensionResults: dict[str, Any] = Field(default_factory=dict)
-    authenticatorAttachment: Literal["platform", "cross-platform"] | None = None
 
 
 class VerifyIn(Strict):
