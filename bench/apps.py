@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from api import totp
 from api.authenticators import totp_context
 from api.store import Store
-from bench.seed import BATCH, account_id, create_accounts
+from bench.seed import account_id, create_accounts, each_number
 from shared import codes
 from shared import results as r
 from shared.crypto import Sealer
@@ -49,7 +49,6 @@ async def prepare(redis: Redis, secret_key: str, count: int, path: Path) -> int:
         assert isinstance(opened, r.Opened), opened
         ids.append(challenge_id)
 
-    for start in range(1, count + 1, BATCH):
-        await asyncio.gather(*(one(n) for n in range(start, min(start + BATCH, count + 1))))
+    await each_number(count, one)
     await asyncio.to_thread(path.write_text, "\n".join(ids) + "\n")
     return len(ids)

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from api.passkey_store import PasskeyStore, StoredKey
 from api.passkeys import KeyRecord, key_id_of
 from api.store import Audit, Store
-from bench.seed import BATCH, account_id, create_accounts
+from bench.seed import account_id, create_accounts, each_number
 from shared import codes
 from shared import results as r
 from tests.softauthn import SoftAuthenticator, b64url
@@ -69,7 +69,6 @@ async def prepare(redis: Redis, count: int, path: Path) -> int:
         body = {"method": "webauthn", "credential": device.get(options, ORIGIN)}
         lines.append(f"{challenge_id} {json.dumps(body, separators=(',', ':'))}")
 
-    for start in range(1, count + 1, BATCH):
-        await asyncio.gather(*(one(n) for n in range(start, min(start + BATCH, count + 1))))
+    await each_number(count, one)
     await asyncio.to_thread(path.write_text, "\n".join(lines) + "\n")
     return len(lines)

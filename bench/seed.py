@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
 
@@ -21,6 +22,12 @@ def email_of(account: str) -> str:
     return f"{account}@bench.example"
 
 
+async def each_number(count: int, one: Callable[[int], Awaitable[None]]) -> None:
+    """``one(1)`` .. ``one(count)``, ``BATCH`` at a time."""
+    for start in range(1, count + 1, BATCH):
+        await asyncio.gather(*(one(n) for n in range(start, min(start + BATCH, count + 1))))
+
+
 async def create_accounts(redis: Redis, prefix: str, count: int) -> None:
     """Accounts ``<prefix>1`` .. ``<prefix><count>``, each with two-step on."""
     store = Store(redis)
@@ -31,8 +38,7 @@ async def create_accounts(redis: Redis, prefix: str, count: int) -> None:
         await store.upsert_profile(account, email_of(account), "en", now)
         await store.set_two_step(account, True, now)
 
-    for start in range(1, count + 1, BATCH):
-        await asyncio.gather(*(one(n) for n in range(start, min(start + BATCH, count + 1))))
+    await each_number(count, one)
 
 
 async def challenge_ids(redis: Redis, limit: int) -> list[str]:
