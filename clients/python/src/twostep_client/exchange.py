@@ -78,13 +78,25 @@ def exchange(
     try:
         return call.reader.read(outcome)
     except ValueError as exc:  # not JSON, or not the model's shape (pydantic's errors too)
-        kind = "the model's shape" if isinstance(exc, pydantic.ValidationError) else "JSON"
+        if not outcome.is_success:
+            # A status that may be an answer (/readyz's 503) held a problem document instead.
+            raise refusal(request, outcome, request_id) from None
         raise UnexpectedResponse(
-            f"{_where(request)} answered {outcome.status_code} with a body that is not "
-            f"{kind}: is base_url a twostep API, and is this client as new as the server?",
+            f"{_where(request)} answered {outcome.status_code} with {_unreadable(exc)}: is "
+            "base_url a twostep API, and is this client as new as the server?",
             status=outcome.status_code,
             request_id=request_id,
         ) from exc
+
+
+def _unreadable(error: ValueError) -> str:
+    """What is wrong with a body, without its values (they may be secrets: a token, a code)."""
+    if isinstance(error, pydantic.ValidationError):
+        first = error.errors()[0]
+        if first["type"] != "json_invalid":
+            where = ".".join(str(part) for part in first["loc"]) or "the body"
+            return f"a body not of the expected shape ({where}: {first['msg']})"
+    return "a body that is not JSON"
 
 
 def _is_answer(call: Call[Any], response: httpx.Response) -> bool:

@@ -101,6 +101,7 @@ class Verified(Answer):
 class Reported(Answer):
     """A "this wasn't me" report, taken."""
 
+    status: str = "reported"
     challenge_id: str
     account_id: str
     reported_at: datetime
