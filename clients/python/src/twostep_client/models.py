@@ -181,7 +181,7 @@ class Unlocked(Answer):
 
 
 class Health(Answer):
-    status: str
+    status: str | None = None  # "ok"; the schema promises only a map of strings
 
 
 class Readiness(Answer):
