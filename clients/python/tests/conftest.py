@@ -3,11 +3,8 @@ a Celery worker, a loopback SMTP server, uvicorn) for the tests marked ``integra
 
 from __future__ import annotations
 
-import re
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,6 +12,7 @@ import pytest
 # The package as this checkout has it, without installing it: what CI tests is the source.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+from livestack import ORIGIN, REPORT_URL, RP_ID, Service
 from tests.processes import (
     API_KEY,
     Process,
@@ -24,53 +22,6 @@ from tests.processes import (
     start_worker,
 )
 from tests.smtpserver import MailCatcher
-
-RP_ID = "portal.test"
-ORIGIN = "https://portal.test"
-REPORT_URL = "https://portal.test/report/{token}"
-
-
-@dataclass
-class Service:
-    """twostep as a portal meets it: its URL and key, and the mailbox its emails land in."""
-
-    url: str
-    api_key: str
-    mailbox: MailCatcher
-
-    def codes_to(self, address: str, count: int = 1, within: float = 20.0) -> list[str]:
-        """The codes of the first ``count`` code emails to ``address``, waiting for them."""
-        deadline = time.monotonic() + within
-        while True:
-            found = [
-                code
-                for text in self._texts_to(address)
-                for code in re.findall(r"^\s*(\d{6})\s*$", text, re.MULTILINE)
-            ]
-            if len(found) >= count:
-                return found
-            assert time.monotonic() < deadline, f"fewer than {count} code emails to {address}"
-            time.sleep(0.05)
-
-    def report_tokens_to(self, address: str, within: float = 20.0) -> list[str]:
-        """The tokens of the "This wasn't me" links in the emails to ``address``."""
-        pattern = re.escape(REPORT_URL).replace(re.escape("{token}"), r"([A-Za-z0-9._~-]+)")
-        deadline = time.monotonic() + within
-        while True:
-            found = [t for text in self._texts_to(address) for t in re.findall(pattern, text)]
-            if found:
-                return found
-            assert time.monotonic() < deadline, f"no report link in the emails to {address}"
-            time.sleep(0.05)
-
-    def _texts_to(self, address: str) -> list[str]:
-        texts = []
-        for message in list(self.mailbox.messages):
-            if message["To"] == address:
-                part = message.get_body(("plain",))
-                assert part is not None
-                texts.append(str(part.get_content()))  # type: ignore[attr-defined]
-        return texts
 
 
 @pytest.fixture(scope="session")
