@@ -23,6 +23,7 @@ from api.middleware.request_id import RequestId
 from api.muxredis import scripts_client
 from api.operations import operations
 from api.passkey_routes import build_webauthn
+from api.report_page import build_report_page
 from api.routes import build_v1
 from api.service import TwoStep
 from api.store import Store
@@ -43,7 +44,7 @@ log = logging.getLogger("twostep.api")
 
 # Built once per process and shared by every app: what differs between apps (the keys, the
 # store, the clock) is in app.state. Building them cost ~40 ms an app, in tests an app a test.
-ROUTERS = (build_v1(), build_webauthn(), build_admin(), operations)
+ROUTERS = (build_v1(), build_webauthn(), build_admin(), build_report_page(), operations)
 
 
 class TwoStepAPI(FastAPI):

@@ -44,6 +44,13 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.reports = Counter(
+            "twostep_reports_total",
+            '"This wasn\'t me" reports of a sign-in, by outcome: reported, already_reported,'
+            " not_found. A wave of them is a credential-stuffing campaign past the password.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.problems = Counter(
             "twostep_http_problems_total",
             "Error responses, by problem code.",

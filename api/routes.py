@@ -28,6 +28,8 @@ from api.schemas import (
     NotRequired,
     Pending,
     RecoveryCodes,
+    Reported,
+    ReportIn,
     ResendIn,
     TotpEnrolment,
     TrustedBrowserList,
@@ -190,6 +192,19 @@ def build_v1() -> APIRouter:
         for the app or a recovery code, this emails its first code. A refusal leaves the
         challenge open for every other method."""
         return await twostep.resend(challenge_id, body.client if body else None)
+
+    @v1.post(
+        "/challenges/{challenge_id}/report",
+        response_model=Reported,
+        responses=problem_responses(404, 409),
+    )
+    async def report(challenge_id: ChallengeId, body: ReportIn, twostep: Service) -> Reported:
+        """ "This wasn't me", from a portal that shows its own page for the link in the email
+        (`TWOSTEP_REPORT_URL` pointing at it): ends the challenge if it is still open (its
+        code dies, resends are refused), records `login_reported` with the sign-in's IP and
+        browser (so the webhook can have the portal reset the password and end sessions),
+        and emails the owner what was done. Once per challenge: `409 report_used` after."""
+        return await twostep.reports.report(challenge_id, body.token, body.client)
 
     @v1.get(
         "/accounts/{account_id}/trusted-browsers",

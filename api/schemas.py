@@ -451,6 +451,30 @@ class ClientIn(Strict):
     client: Client | None = None
 
 
+class ReportIn(Strict):
+    """ "This wasn't me", from a portal's own page: the token its link carried."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The token of the link in the email (`TWOSTEP_REPORT_URL`'s `{token}`)."
+    )
+    client: Client | None = None
+
+
+class Reported(BaseModel):
+    status: Literal["reported"] = "reported"
+    challenge_id: str
+    account_id: str
+    reported_at: str
+    challenge_ended: bool = Field(
+        description="The challenge was still open and is now ended: its code is dead and "
+        "resends are refused. False when it had ended already (passed, expired)."
+    )
+    trusted_browsers_revoked: int = Field(
+        description="How many trusted browsers the report forgot "
+        "(`TWOSTEP_REPORT_REVOKES_BROWSERS`; 0 when off)."
+    )
+
+
 class RecoveryCodes(BaseModel):
     codes: list[str] = Field(description="Shown this once. Each works once; the old set is dead.")
 

@@ -12,6 +12,7 @@ from api.metrics import Metrics
 from api.outbox import Outbox, Seen
 from api.outcomes import InvalidCodeFormat, account_view, pending, refused
 from api.passkeys import Passkeys
+from api.reports import Reports
 from api.schemas import (
     AccountView,
     AuditEventView,
@@ -76,6 +77,7 @@ class TwoStep:
         self.trail = AuditTrail(settings, webhooks)
         self.authenticators = Authenticators(settings, store, self.outbox, self.trail, clock)
         self.passkeys = Passkeys(settings, store, self.outbox, self.trail, clock)
+        self.reports = Reports(settings, store, self.outbox, self.trail, metrics, clock)
         self._digest_key = self.authenticators.digest_key
 
     # Accounts
@@ -357,7 +359,12 @@ class TwoStep:
             details = {"remaining": str(outcome.recovery_left)}
             await self.outbox.notice(NOTICE_RECOVERY_CODE_USED, account_id, now, seen, details)
         if grant is not None:
-            details = {"label": seen.label or UNKNOWN_BROWSER, "expires_at": grant.expires_at}
+            # The challenge, for the notice's "This wasn't me" link (the worker makes it).
+            details = {
+                "label": seen.label or UNKNOWN_BROWSER,
+                "expires_at": grant.expires_at,
+                "challenge_id": challenge_id,
+            }
             await self.outbox.notice(NOTICE_TRUSTED_BROWSER_ADDED, account_id, now, seen, details)
         return Verified(account_id=account_id, trusted_browser=grant)
 

@@ -102,6 +102,14 @@ class WebauthnRefused(TwostepError):
     """The browser's answer to a registration failed its checks; the message says which."""
 
 
+class ReportNotFound(TwostepError):
+    """No "This wasn't me" link with that token: unknown, another challenge's, or expired."""
+
+
+class ReportUsed(TwostepError):
+    """The challenge was reported already (through this link or another of its emails)."""
+
+
 class MailError(TwostepError):
     """Root of the errors met while sending an email."""
 

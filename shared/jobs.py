@@ -52,6 +52,7 @@ NOTICE_TWO_STEP_RESET = "two_step_reset"
 NOTICE_ACCOUNT_LOCKED = "account_locked"
 NOTICE_WEBAUTHN_ADDED = "webauthn_added"
 NOTICE_WEBAUTHN_REMOVED = "webauthn_removed"
+NOTICE_LOGIN_REPORTED = "login_reported"
 NOTICE_KINDS = frozenset(
     {
         NOTICE_TWO_STEP_ENABLED,
@@ -65,6 +66,7 @@ NOTICE_KINDS = frozenset(
         NOTICE_ACCOUNT_LOCKED,
         NOTICE_WEBAUTHN_ADDED,
         NOTICE_WEBAUTHN_REMOVED,
+        NOTICE_LOGIN_REPORTED,
     }
 )
 

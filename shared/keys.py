@@ -117,6 +117,13 @@ class AccountKeys:
         return f"{self.base}:wa-reg:{registration_id}"
 
     @property
+    def reports(self) -> str:
+        """HASH, the "This wasn't me" links of the last day (``shared/lua/_report.lua``):
+        "<short challenge id>" -> "<last issued>|<reported at or ''>|<ip>|<label>" (the
+        challenge's end user), and "<short id>.<token digest>" -> when that link was issued."""
+        return f"{self.base}:reports"
+
+    @property
     def events(self) -> str:
         """STREAM: the account's audit trail, capped (``shared/lua/_audit.lua``)."""
         return f"{self.base}:events"
@@ -153,6 +160,7 @@ class AccountKeys:
             self.recovery_used,
             self.webauthn,
             self.webauthn_use,
+            self.reports,
             self.events,
             self.webhook_cursor,
             self.webhook_claim,

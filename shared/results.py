@@ -197,3 +197,37 @@ class NotToSend:
     (another worker holds it), ``stale`` (resent, verified, locked, gone) or ``expired``."""
 
     status: str
+
+
+# "This wasn't me" (shared/lua/report*.lua)
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """The challenge is reported: ended if it was still open (``challenge_ended``), the
+    account's trusted browsers forgotten if the service is set to; ``ip`` and ``label`` are
+    the challenge's end user's ("" when the portal did not say)."""
+
+    account_id: str
+    challenge_ended: bool
+    browsers_revoked: int
+    ip: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlreadyReported:
+    """The challenge was reported before, at ``reported_at`` (epoch s)."""
+
+    reported_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLink:
+    """What a link's page shows: in the account's language, whether (and when) its challenge
+    was reported ("" when not yet), and the challenge's end user."""
+
+    locale: str
+    reported_at: str
+    ip: str
+    label: str

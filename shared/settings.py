@@ -162,6 +162,17 @@ class Settings(BaseSettings):
     webauthn_rp_name: str = Field(default=DEFAULT_PRODUCT_NAME, min_length=1, max_length=64)
     webauthn_user_verification: UserVerification = UserVerification.PREFERRED
 
+    # "This wasn't me": the address of the page each code email and new-browser notice links
+    # to, "{token}" standing for the link's token. twostep serves one at /report/{token}
+    # (https://twostep.example.com/report/{token}); a portal with its own page points it
+    # there and calls POST /v1/challenges/{id}/report. Unset, emails carry no link.
+    report_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s{}]+(\{token\}[^\s{}]*)$", max_length=512
+    )
+    # A report also forgets the account's trusted browsers (off: the portal decides, on its
+    # webhook, what to end).
+    report_revokes_browsers: bool = False
+
     @model_validator(mode="before")
     @classmethod
     def _named_after_the_product(cls, data: object) -> object:

@@ -73,3 +73,30 @@ def split_label(label: str) -> LabelParts | None:
     ``("Safari", "macOS")``, ``Unknown browser`` gives ``(None, None)``), or None for any
     other text, which is then best shown as it is."""
     return _PARTS_OF_LABEL.get(label)
+
+
+class _BrowserWords(NamedTuple):
+    on_system: str  # a browser on a system, both product names
+    a_browser: str  # stands for the browser when only the system is known
+    unknown: str  # neither is known
+
+
+# A browser's label in each language; product names ("Safari", "macOS") are not translated.
+# English is not here: shared/useragent.py makes the label in English, so it shows as made.
+_BROWSER_WORDS = {
+    "fr": _BrowserWords("{browser} sur {system}", "Navigateur", "Navigateur inconnu"),
+    "es": _BrowserWords("{browser} en {system}", "Navegador", "Navegador desconocido"),
+}
+
+
+def local_browser(label: str | None, locale: str) -> str | None:
+    """``Safari sur macOS`` for the label ``Safari on macOS`` in French. A label
+    shared/useragent.py did not make is shown as it is; None (no label) stays None."""
+    words = _BROWSER_WORDS.get(locale)
+    parts = split_label(label) if label is not None and words is not None else None
+    if words is None or parts is None:
+        return label
+    browser, system = parts
+    if system is None:
+        return browser or words.unknown
+    return words.on_system.format(browser=browser or words.a_browser, system=system)

@@ -37,7 +37,7 @@ _NUMBERS = frozenset(
         "security_keys_removed",
     }
 )
-_FLAGS = frozenset({"was_locked", "was_enabled", "totp_removed", "replaced"})
+_FLAGS = frozenset({"was_locked", "was_enabled", "totp_removed", "replaced", "challenge_ended"})
 
 
 def event_details(tag: str, raw: dict[str, str]) -> dict[str, Any]:

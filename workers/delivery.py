@@ -10,9 +10,11 @@ from shared.keys import (
     AccountKeys,
     challenge_key,
     notice_marker,
+    short_id,
     tag_of_challenge,
 )
 from shared.redisconn import SyncStateRedis
+from shared.reports import REPORT_LIFETIME_SECONDS
 from shared.runner import SyncRunner
 from shared.scripts import SCRIPTS
 
@@ -39,7 +41,7 @@ TAKE_MAIL_TOKEN = SCRIPTS["take_mail_token"]
 
 
 def _claim_keys(challenge_id: str) -> dict[str, str] | None:
-    """The challenge and its account's profile (one hash tag: one Cluster slot)."""
+    """The challenge, its account's profile and reports (one hash tag: one Cluster slot)."""
     tag = tag_of_challenge(challenge_id)
     if tag is None:
         return None
@@ -63,20 +65,25 @@ class DeliveryStore:
         hold_seconds: int,
         rate_per_second: float,
         burst: float,
+        report_digest: str = "",
     ) -> tuple[Claim, float]:
         """May this worker send the email of a send (``claim_code_send.lua``)? The claim and
         a token of the global mail rate (``take_mail_token``) in one round trip: the claim,
         and the seconds to wait before sending (0: a token was taken). They touch keys in
         different Cluster slots, so they are two scripts, pipelined (each may run twice after
         a NOSCRIPT: a claim is the claimant's again, a token one more taken). A token taken
-        for a send that is not this worker's to make is given back (``return_mail_token``)."""
+        for a send that is not this worker's to make is given back (``return_mail_token``).
+        ``report_digest``: the email's "This wasn't me" token's, filed with the claim."""
         keys = _claim_keys(challenge_id)
         if keys is None:
             return r.NotToSend("stale"), 0.0
         claim, wait_ms = self.scripts.run_together(
             [
                 (CLAIM_CODE_SEND, keys, {"send_no": send_no, "now": f"{now:.3f}",
-                                         "claimant": claimant, "hold_seconds": hold_seconds}),
+                                         "claimant": claimant, "hold_seconds": hold_seconds,
+                                         "short_id": short_id(challenge_id),
+                                         "report_digest": report_digest,
+                                         "report_keep": REPORT_LIFETIME_SECONDS}),
                 (TAKE_MAIL_TOKEN, {"bucket": MAIL_BUCKET},
                  {"rate": rate_per_second, "burst": burst}),
             ]
@@ -93,6 +100,17 @@ class DeliveryStore:
                 {"challenge": key},
                 {"send_no": send_no, "outcome": outcome, "claimant": claimant},
             )
+
+    def add_report(
+        self, account_id: str, challenge_id: str, digest: str, now: float, ip: str, label: str
+    ) -> None:
+        """File a notice's "This wasn't me" token under the challenge it is about."""
+        self.scripts.run(
+            SCRIPTS["report_add"],
+            {"reports": AccountKeys.of(account_id).reports},
+            {"short_id": short_id(challenge_id), "report_digest": digest, "now": f"{now:.3f}",
+             "client_ip": ip, "client_label": label, "report_keep": REPORT_LIFETIME_SECONDS},
+        )  # fmt: skip
 
     def address_of(self, account_id: str) -> Address | None:
         """The account's address, language and time zone now, or None when it is gone."""

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 
 from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from shared.settings import DEFAULT_PRODUCT_NAME
-from shared.useragent import split_label
+from shared.useragent import local_browser
 
 KINDS = (
     "code",
@@ -29,6 +28,7 @@ KINDS = (
     "account_locked",
     "webauthn_added",
     "webauthn_removed",
+    "login_reported",
 )
 
 
@@ -97,33 +97,6 @@ def _local_datetime(context: jinja2.runtime.Context, value: datetime | str) -> s
     return local_datetime(value, context.get("locale", DEFAULT_LOCALE), context.get("time_zone"))
 
 
-class _BrowserWords(NamedTuple):
-    on_system: str  # a browser on a system, both product names
-    a_browser: str  # stands for the browser when only the system is known
-    unknown: str  # neither is known
-
-
-# A browser's label in each language; product names ("Safari", "macOS") are not translated.
-# English is not here: shared/useragent.py makes the label in English, so it shows as made.
-_BROWSER_WORDS = {
-    "fr": _BrowserWords("{browser} sur {system}", "Navigateur", "Navigateur inconnu"),
-    "es": _BrowserWords("{browser} en {system}", "Navegador", "Navegador desconocido"),
-}
-
-
-def local_browser(label: str | None, locale: str) -> str | None:
-    """``Safari sur macOS`` for the label ``Safari on macOS`` in French. A label
-    shared/useragent.py did not make is shown as it is; None (no label) stays None."""
-    words = _BROWSER_WORDS.get(locale)
-    parts = split_label(label) if label is not None and words is not None else None
-    if words is None or parts is None:
-        return label
-    browser, system = parts
-    if system is None:
-        return browser or words.unknown
-    return words.on_system.format(browser=browser or words.a_browser, system=system)
-
-
 @jinja2.pass_context
 def _local_browser(context: jinja2.runtime.Context, label: str | None) -> str | None:
     return local_browser(label, context.get("locale", DEFAULT_LOCALE))
@@ -174,7 +147,7 @@ class Renderer:
         if locale not in SUPPORTED_LOCALES:
             locale = DEFAULT_LOCALE
         base = f"{locale}/{kind}"
-        context = {"time_zone": None, **context, "locale": locale}
+        context = {"time_zone": None, "report_url": None, **context, "locale": locale}
         subject = self._env.get_template(f"{base}.subject.txt").render(context).strip()
         if "\n" in subject or "\r" in subject:
             raise ValueError(f"the subject template {base}.subject.txt renders several lines")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared import reports
 from shared.codes import mask_email
 from shared.crypto import SealError
 from shared.errors import MailError, PermanentSmtpError, TransientSmtpError
@@ -16,6 +17,7 @@ from shared.jobs import (
     CODE_QUEUE,
     NOTICE_LIFETIME_SECONDS,
     NOTICE_QUEUE,
+    NOTICE_TRUSTED_BROWSER_ADDED,
     CodeJob,
     NoticeJob,
     code_seal_context,
@@ -73,6 +75,19 @@ def _utc(epoch_seconds: float) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
 
 
+def _report_token(runtime: Runtime, challenge_id: str) -> str | None:
+    """A new "This wasn't me" token for one email, or None when links are off. Each email has
+    its own (a job run again makes another), and only its digest is kept."""
+    if runtime.settings.report_url is None or not challenge_id:
+        return None
+    return reports.new_token(challenge_id)
+
+
+def _report_link(runtime: Runtime, token: str | None) -> str | None:
+    url = runtime.settings.report_url
+    return reports.link(url, token) if url is not None and token is not None else None
+
+
 def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str:
     """Send one code email at most once. Returns what happened: sent, failed, stale, ..."""
     job = job_of(CodeJob, payload)
@@ -80,10 +95,11 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
     if now >= job.expires_at:
         log.info("code email dropped, code expired %s", job.describe())
         return "expired"
-    # The claim and a token of the global mail rate, in one round trip.
+    report_token = _report_token(runtime, job.challenge_id)
+    # The claim, the link's digest and a token of the global mail rate, in one round trip.
     claim, token_wait = runtime.delivery.claim_code_send_paced(
         job.challenge_id, job.send_no, runtime.claimant, now, claim_seconds(runtime),
-        *runtime.mail_rate(),
+        *runtime.mail_rate(), report_digest=reports.digest(report_token) if report_token else "",
     )  # fmt: skip
     if isinstance(claim, NotToSend):
         if token_wait == 0:
@@ -110,6 +126,7 @@ def send_code(runtime: Runtime, payload: dict[str, object], retries: int) -> str
                 "ttl_minutes": runtime.settings.code_ttl_seconds // 60,
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,
+                "report_url": _report_link(runtime, report_token),
             },
             token_wait,
         )
@@ -159,6 +176,15 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
             log.info("notice dropped, the account is gone %s", job.describe())
             return "gone"
         to, locale, time_zone = address
+    # A new browser's notice links to a report of the challenge that trusted it.
+    report_token = None
+    if job.kind == NOTICE_TRUSTED_BROWSER_ADDED and job.account_id:
+        report_token = _report_token(runtime, job.details.get("challenge_id", ""))
+    if report_token is not None:
+        runtime.delivery.add_report(
+            job.account_id, job.details["challenge_id"], reports.digest(report_token),
+            runtime.clock(), job.client_ip or "", job.client_label or "",
+        )  # fmt: skip
     try:
         runtime.deliver(
             job.kind,
@@ -171,6 +197,7 @@ def send_notice(runtime: Runtime, payload: dict[str, object], retries: int) -> s
                 "client_ip": job.client_ip,
                 "client_label": job.client_label,
                 "details": job.details,
+                "report_url": _report_link(runtime, report_token),
             },
         )
     except TransientSmtpError as exc:

@@ -37,6 +37,7 @@ VALID: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/logins"): {"account_id": ACCOUNT, "method": "email"},
     ("POST", "/v1/challenges/{challenge_id}/resend"): {"client": None},
     ("POST", "/v1/challenges/{challenge_id}/verify"): {"code": "123456", "method": "email"},
+    ("POST", "/v1/challenges/{challenge_id}/report"): {"token": "not-a-link-token"},
     ("POST", "/v1/accounts/{account_id}/totp/confirm"): {"code": "123456", "client": None},
     ("POST", "/v1/accounts/{account_id}/recovery-codes"): {"client": None},
     ("POST", "/v1/accounts/{account_id}/unlock"): {"client": None},
