@@ -53,14 +53,14 @@ class Client:
             self.client: TwoStep | AsyncTwoStep = TwoStep(
                 BASE_URL, "key", transport=script.transport(), **options
             )
-            self.client._sleep = self.waits.append  # type: ignore[method-assign]
+            self.client._sleep = self.waits.append
         else:
             self.client = AsyncTwoStep(BASE_URL, "key", transport=script.transport(), **options)
 
             async def wait(seconds: float) -> None:
                 self.waits.append(seconds)
 
-            self.client._sleep = wait  # type: ignore[method-assign]
+            self.client._sleep = wait
 
     async def __call__(self, name: str, *args: Any, **kwargs: Any) -> Any:
         answer = getattr(self.client, name)(*args, **kwargs)
@@ -300,6 +300,18 @@ async def test_a_request_id_given_is_sent(kind: str) -> None:
     client = Client(kind, script)
     await client("get_account", "u-42", request_id="portal-req.7")
     assert script.requests[0].headers["x-request-id"] == "portal-req.7"
+    await client.close()
+
+
+@pytest.mark.parametrize("request_id", ["has space", "x" * 65, "line\nbreak", "é"])
+async def test_a_request_id_the_service_would_not_keep_is_refused(
+    kind: str, request_id: str
+) -> None:
+    script = Script([account()])
+    client = Client(kind, script)
+    with pytest.raises(ValueError, match="request_id"):
+        await client("get_account", "u-42", request_id=request_id)
+    assert script.requests == []
     await client.close()
 
 

@@ -9,6 +9,7 @@ own transport and sleep, so both follow exactly the same rules.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from twostep_client.retry import Retry, retry_after_seconds
 T = TypeVar("T")
 
 REQUEST_ID = "X-Request-ID"
+_REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ def exchange(
     call: Call[T], http: httpx.Client | httpx.AsyncClient, retry: Retry
 ) -> Generator[Step, Outcome, T]:
     request_id = call.request_id or uuid.uuid4().hex
+    if not _REQUEST_ID_SHAPE.fullmatch(request_id):
+        # The service would replace it with one of its own; say so rather than lose it.
+        raise ValueError("request_id must be 1 to 64 of A-Z a-z 0-9 . _ -")
     request = http.build_request(
         call.method,
         call.url,
