@@ -108,6 +108,8 @@ class Plan:
         service.setdefault("TWOSTEP_WORKER_METRICS_PORT", "0")
         # The emails and the app speak for the portal its users see (README: product name).
         service.setdefault("TWOSTEP_PRODUCT_NAME", DEMO_PRODUCT_NAME)
+        # The "This wasn't me" link in code emails: the API's own page, at the address printed.
+        service.setdefault("TWOSTEP_REPORT_URL", f"{self.url('api')}/report/{{token}}")
         if self.portal_origin:
             # Security keys and passkeys for the portal this stack runs, at the address printed.
             service["TWOSTEP_WEBAUTHN_RP_ID"] = WEBAUTHN_HOST

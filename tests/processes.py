@@ -160,9 +160,12 @@ def start_worker(env: dict[str, str], log_dir: Path, name: str = "worker", *extr
     return worker
 
 
-def start_api(env: dict[str, str], log_dir: Path, *extra: str) -> tuple[Process, str]:
-    """``uvicorn --factory api.main:create_app``, as docs/operations.md starts it."""
-    port = free_port()
+def start_api(
+    env: dict[str, str], log_dir: Path, *extra: str, port: int | None = None
+) -> tuple[Process, str]:
+    """``uvicorn --factory api.main:create_app``, as docs/operations.md starts it; on ``port``
+    when its address must be known before (a link the workers put in emails)."""
+    port = port or free_port()
     api = Process(
         "api",
         [
