@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from api import problems
 from api.admin import build_admin
+from api.admission import MailAdmission
 from api.auth import ApiKeys
 from api.mailqueue import BrokerMailQueue, InLoginPublish, MailQueue
 from api.metrics import Metrics, exposition_registry
@@ -97,7 +98,10 @@ def create_app(
             in_login = InLoginPublish(broker_queue, state_db=dbs[0], broker_db=dbs[1])
         mail = broker_queue
     webhooks = WebhookQueue(broker_redis) if settings.webhook_url else None
-    twostep = TwoStep(settings, store, mail, metrics, clock, webhooks, in_login)
+    admission = MailAdmission(
+        settings.max_mail_delay_seconds, state_redis, broker_redis, clock, metrics
+    )
+    twostep = TwoStep(settings, store, mail, metrics, clock, webhooks, in_login, admission)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,7 +109,12 @@ def create_app(
         if store_clock is not None:
             await sync_or_log(store_clock, state_redis)
             in_step = asyncio.create_task(keep_in_step(store_clock, state_redis, asyncio.sleep))
+        # How late a code email would be, read in the background (api/admission.py).
+        admitting = asyncio.create_task(admission.keep_fresh())
         yield
+        admitting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await admitting
         if in_step is not None:
             in_step.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 
 # prometheus_client's own variable: where every process of a multi-process server keeps its
 # values, so that one scrape sums them (``uvicorn --workers N``). Empty it before a start.
@@ -49,6 +49,22 @@ class Metrics:
             '"This wasn\'t me" reports of a sign-in, by outcome: reported, already_reported,'
             " not_found. A wave of them is a credential-stuffing campaign past the password.",
             ["outcome"],
+            registry=self.registry,
+        )
+        # "livemax": with several API processes, the highest figure of those alive (they all
+        # read the same queue, a quarter of a second apart).
+        self.expected_mail_delay = Gauge(
+            "twostep_expected_mail_delay_seconds",
+            "How long a code email published now would wait in the mail queue (admission).",
+            registry=self.registry,
+            multiprocess_mode="livemax",
+        )
+        self.admission_refusals = Counter(
+            "twostep_admission_refusals_total",
+            "Code emails not sent because the mail queue would deliver them too late, by route"
+            " (login, resend) and outcome: refused (503 mail_delayed) or other_method (the"
+            " login went on with the app, a key or a recovery code).",
+            ["route", "outcome"],
             registry=self.registry,
         )
         self.problems = Counter(

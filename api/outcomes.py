@@ -14,6 +14,7 @@ from shared.errors import (
     ChallengeNotFound,
     CodeAlreadyUsed,
     InvalidCode,
+    MailDelayed,
     MethodNotAvailable,
     ResendTooSoon,
     SendLimit,
@@ -39,6 +40,7 @@ _REFUSALS: dict[r.Refusal, Callable[[int], Exception]] = {
     r.Refusal.SEND_LIMIT: SendLimit,
     r.Refusal.TOO_SOON: ResendTooSoon,
     r.Refusal.TOO_MANY_ATTEMPTS: TooManyAttempts,
+    r.Refusal.MAIL_DELAYED: MailDelayed,
 }
 
 
@@ -80,19 +82,27 @@ def pending(
     method: str = "email",
     email_wait: int = 0,
     webauthn: dict[str, Any] | None = None,
+    mail_delay: int = 0,
+    expected_delivery: int = 0,
 ) -> Pending:
     """The body of a pending login or resend; ``email`` is None when no code was mailed,
     ``email_wait`` the seconds until the email cap takes one (login.lua), ``webauthn`` the
-    browser's options when the account has a security key."""
+    browser's options when the account has a security key; ``mail_delay`` the seconds until
+    the mail queue takes an email in time again (api/admission.py), ``expected_delivery``
+    how long the emailed code waits in it."""
+    refused: EmailRefused | None = None
+    if not email and email_wait > 0:
+        refused = EmailRefused(code="send_limit", retry_after=email_wait)
+    elif not email and mail_delay > 0:
+        refused = EmailRefused(code="mail_delayed", retry_after=mail_delay)
     return Pending(
         challenge_id=challenge_id,
         method=method,
         methods=methods(totp, recovery_left, webauthn is not None),
         webauthn=webauthn,
         sent_to=codes.mask_email(email) if email else None,
-        email_refused=EmailRefused(code="send_limit", retry_after=email_wait)
-        if email_wait > 0 and not email
-        else None,
+        email_refused=refused,
+        expected_delivery_seconds=expected_delivery if email else None,
         expires_at=rfc3339(expires_at),
         resend_available_at=rfc3339_from(resend_at),
     )

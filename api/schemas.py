@@ -231,7 +231,10 @@ class NotRequired(BaseModel):
 class EmailRefused(BaseModel):
     """Why a code cannot be emailed now: the problem a resend would get, and when it can."""
 
-    code: Literal["send_limit"]
+    code: Literal["send_limit", "mail_delayed"] = Field(
+        description="`send_limit`: the account's email cap; `mail_delayed`: the mail queue is "
+        "so far behind that a code would arrive too late (TWOSTEP_MAX_MAIL_DELAY_SECONDS)."
+    )
     retry_after: int = Field(description="Seconds until an email can be sent.")
 
 
@@ -258,8 +261,15 @@ class Pending(BaseModel):
     )
     email_refused: EmailRefused | None = Field(
         default=None,
-        description="Set when no email was sent because the account's email cap would refuse "
-        "one: the challenge still takes an app or recovery code. Null otherwise.",
+        description="Set when no email was sent because the account's email cap, or a mail "
+        "queue running late, would refuse one: the challenge still takes an app, a security "
+        "key or a recovery code. Null otherwise.",
+    )
+    expected_delivery_seconds: int | None = Field(
+        default=None,
+        description="When a code was emailed: about how many seconds it waits in the mail "
+        "queue before it is sent (0 when the workers keep up). A portal can say that emails "
+        "are slow right now above a threshold of its own. Null when no email was sent.",
     )
     expires_at: str
     resend_available_at: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api import guessing
+from api.admission import MailAdmission
 from api.audit import AuditTrail
 from api.authenticators import Authenticators
 from api.mailqueue import InLoginPublish, MailQueue
@@ -65,8 +66,11 @@ class TwoStep:
         clock: Clock,
         webhooks: Announcer | None = None,
         in_login: InLoginPublish | None = None,
+        admission: MailAdmission | None = None,
     ) -> None:
         self.settings = settings
+        # How late a new code email would be (api/admission.py); None: never refused.
+        self.admission = admission
         # When set, a login's code job is pushed by the login script itself (same server).
         self.in_login = in_login
         self.store = store
@@ -165,6 +169,7 @@ class TwoStep:
         # Kept by the login script only if the account has a security key.
         webauthn_challenge = codes.new_webauthn_challenge()
         browser_id = codes.browser_id_of_token(token) if token else None
+        mail_delay = self.admission.refusal_seconds() if self.admission is not None else 0
         in_login = None
         if code and self.in_login is not None:
             # The script's own expiry: the time it is given (3 decimals) plus the lifetime.
@@ -187,6 +192,7 @@ class TwoStep:
             webauthn_challenge=webauthn_challenge,
             audit=self.trail.entry(now, seen),
             publish=in_login,
+            mail_delay=mail_delay,
         )
         match outcome:
             case r.Opened():
@@ -203,6 +209,8 @@ class TwoStep:
                 return NotRequired(reason=reason)
             case r.Refused(reason):
                 self.metrics.logins.labels(reason.value).inc()
+                if reason is r.Refusal.MAIL_DELAYED:
+                    self.metrics.admission_refusals.labels("login", "refused").inc()
                 raise refused(outcome)
             case r.NoMethod():
                 self.metrics.logins.labels("no_totp").inc()
@@ -211,6 +219,8 @@ class TwoStep:
                 self.metrics.logins.labels("no_webauthn").inc()
                 raise MethodNotAvailable("this account has no security key or passkey")
         emailed = outcome.sends == 1
+        if outcome.refused == "mail_delayed":
+            self.metrics.admission_refusals.labels("login", "other_method").inc()
         if emailed and in_login is not None:
             self.outbox.published_code()  # by the login script
         elif emailed:
@@ -227,7 +237,12 @@ class TwoStep:
             outcome.method,
             outcome.email_wait,
             self.passkeys.request_options(webauthn_challenge, outcome.webauthn),
+            mail_delay,
+            self._expected_delivery(),
         )
+
+    def _expected_delivery(self) -> int:
+        return self.admission.expected_seconds() if self.admission is not None else 0
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
         challenge = await self.store.get_challenge(challenge_id, self.clock())
@@ -259,9 +274,12 @@ class TwoStep:
             max_sends_per_challenge=self.settings.max_sends_per_challenge,
             max_emails_per_hour=self.settings.max_emails_per_hour,
             audit=self.trail.entry(now, seen),
+            mail_delay=self.admission.refusal_seconds() if self.admission is not None else 0,
         )
         if not isinstance(outcome, r.Resent):
             self.metrics.resends.labels(_label(outcome)).inc()
+            if isinstance(outcome, r.Refused) and outcome.reason is r.Refusal.MAIL_DELAYED:
+                self.metrics.admission_refusals.labels("resend", "refused").inc()
             raise refused(outcome)
         self.metrics.resends.labels("pending").inc()
         resent = outcome
@@ -275,6 +293,7 @@ class TwoStep:
             resent.resend_at,
             resent.totp,
             resent.recovery_left,
+            expected_delivery=self._expected_delivery(),
         )
 
     async def verify(

@@ -333,11 +333,13 @@ class Store:
         webauthn_challenge: str = "",
         audit: Audit | None = None,
         publish: InLoginJob | None = None,
+        mail_delay: int = 0,
     ) -> LoginResult:
         """``method``: "email", "totp", "webauthn", or "" for the account's own (login.lua
         decides). ``webauthn_challenge`` is kept only if the account has a security key.
         ``publish``: the code job, pushed by the login script itself (same server) only if
-        the script decides to email."""
+        the script decides to email. ``mail_delay``: 0, or the seconds until the mail queue
+        is in time again (api/admission.py): an email is then refused like one over the cap."""
         keys = AccountKeys.of(account_id)
         job = publish or _NO_JOB
         opened: LoginResult = await self.run_script(
@@ -362,6 +364,7 @@ class Store:
                 "due": job.due,
                 "payload": job.payload,
                 "webauthn_challenge": webauthn_challenge,
+                "mail_delay": mail_delay,
             },
             {
                 "challenge": keys.challenge(challenge_id),
@@ -388,6 +391,7 @@ class Store:
         max_sends_per_challenge: int,
         max_emails_per_hour: int,
         audit: Audit | None = None,
+        mail_delay: int = 0,
     ) -> ResendResult:
         tag = tag_of_challenge(challenge_id)
         if tag is None:
@@ -399,7 +403,8 @@ class Store:
             {"now": f"{now:.3f}", "code_digest": code_digest, "code_ttl": code_ttl_seconds,
              "resend_cooldown": resend_cooldown_seconds, "max_sends": max_sends_per_challenge,
              "max_emails_per_hour": max_emails_per_hour, "client_ip": client_ip,
-             "client_label": client_label, "short_id": short_id(challenge_id)},
+             "client_label": client_label, "short_id": short_id(challenge_id),
+             "mail_delay": mail_delay},
             {"challenge": keys.challenge(challenge_id)},
             audit,
             now,

@@ -55,6 +55,11 @@ class ResendTooSoon(TemporarilyRefused):
     """The resend cooldown has not elapsed yet."""
 
 
+class MailDelayed(TemporarilyRefused):
+    """The mail queue is so far behind that a new code would arrive too late; the account
+    has no method that sends nothing."""
+
+
 class TooManyAttempts(TemporarilyRefused):
     """The challenge used up its attempts and is locked."""
 

@@ -20,6 +20,7 @@ class Refusal(Enum):
     SEND_LIMIT = "send_limit"  # the account's hourly email cap, or the challenge's sends
     TOO_SOON = "too_soon"  # the resend cooldown
     TOO_MANY_ATTEMPTS = "too_many_attempts"  # the challenge took its last wrong code
+    MAIL_DELAYED = "mail_delayed"  # the mail queue would deliver a new code too late
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,7 @@ class Opened:
     method: str
     email_wait: int
     webauthn: str  # the account's keys, "<credential id>=<transports>" comma separated
+    refused: str  # why an email this login would have sent was not: "", send_limit, mail_delayed
 
 
 # Resends

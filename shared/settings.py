@@ -138,6 +138,10 @@ class Settings(BaseSettings):
     smtp_max_sessions: int = Field(default=32, ge=1, le=256)
     mail_from: str = "twostep <no-reply@localhost>"
     mail_rate_per_second: float = Field(default=50.0, gt=0)
+    # A code email that would wait longer than this in the mail queue is not sent: the login
+    # goes on with the app, a key or a recovery code, or is refused with 503 mail_delayed
+    # (api/admission.py). 0 turns the check off.
+    max_mail_delay_seconds: int = Field(default=120, ge=0, le=3600)
 
     broker_visibility_timeout_seconds: int = Field(default=300, ge=10)
     max_body_bytes: int = Field(default=65536, ge=1024)

@@ -16,17 +16,24 @@
 -- ARGV[14] state_db (this script's own database)  ARGV[15] message (the code job's Celery
 -- message)  ARGV[16] due (when its backup comes due, epoch s)  ARGV[17] payload (JSON)
 -- ARGV[18] webauthn_challenge (base64url; kept only when the account has a security key)
+-- ARGV[19] mail_delay: 0, or the seconds until the mail queue takes new code emails in time
+-- again (api/admission.py): an email is then refused like one over the cap
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"disabled"} | {"trusted"} | {"locked", retry_after}
---       | {"send_limit", retry_after} | {"no_totp"} | {"no_webauthn"}
+--       | {"send_limit", retry_after} | {"mail_delayed", retry_after} | {"no_totp"}
+--       | {"no_webauthn"}
 --       | {"pending", email, sends, expires_at, resend_at, totp, recovery_left, method,
---          email_wait, webauthn}
+--          email_wait, webauthn, refused}
 --   method: the one decided ("email" when sends is 1; else "totp" or "webauthn", or
---   "recovery_code" when the email cap refused an email and the account has neither);
+--   "recovery_code" when the email cap or the mail queue refused an email and the account
+--   has neither);
 --   email_wait: seconds until the email cap would take an email, 0 when it would now;
---   webauthn: the account's security keys, "<credential id>=<transports>" comma separated.
+--   webauthn: the account's security keys, "<credential id>=<transports>" comma separated;
+--   refused: why an email this login would have sent was not ("send_limit", "mail_delayed"),
+--   "" when none was refused.
 -- Invariant: a challenge exists only for an enabled, unlocked account, and only under its
--- email cap unless it sends nothing and the account has an app, a key or recovery codes; each code
+-- email cap and with the mail queue in time (mail_delay 0) unless it sends nothing and the
+-- account has an app, a key or recovery codes; each code
 -- email it promises is counted in the rolling hour before it is queued, and only then; with
 -- a broker_db, its code job and backup are queued in the same atomic step as the challenge.
 local now = tonumber(ARGV[1])
@@ -72,14 +79,18 @@ local recovery = redis.call('HLEN', KEYS[8])
 -- The cap is read for every challenge, so that one that sends nothing can say when email
 -- would be taken; it never refuses a challenge that another method can pass.
 local email_wait = email_cap_wait(KEYS[3], now, tonumber(ARGV[5]))
+local mail_delay = tonumber(ARGV[19])
 local sends = 0
-local resend_at = now + email_wait
+local resend_at = now + math.max(email_wait, mail_delay)
+local refused = ''
 if method == 'email' then
-  if email_wait > 0 then
+  if email_wait > 0 or mail_delay > 0 then
+    refused = email_wait > 0 and 'send_limit' or 'mail_delayed'
     if has_totp then method = 'totp'
     elseif has_webauthn then method = 'webauthn'
     elseif recovery > 0 then method = 'recovery_code'
-    else return {'send_limit', email_wait} end
+    elseif email_wait > 0 then return {'send_limit', email_wait}
+    else return {'mail_delayed', mail_delay} end
   else
     email_cap_count(KEYS[3], now, ARGV[12] .. ':1')
     sends = 1
@@ -109,4 +120,4 @@ if sends == 1 and ARGV[13] ~= '' then
   redis.call('SELECT', ARGV[14])
 end
 return {'pending', profile[1], sends, tostring(expires_at), tostring(resend_at),
-        profile[3] or '0', recovery, method, email_wait, table.concat(keys, ',')}
+        profile[3] or '0', recovery, method, email_wait, table.concat(keys, ','), refused}

@@ -6,9 +6,12 @@
 -- ARGV[6] max_emails_per_hour (code emails, rolling hour)
 -- ARGV[7] client_ip ("" with an empty label keeps the old browser)  ARGV[8] client_label
 -- ARGV[9] short_id (the challenge's: its key's last part)
+-- ARGV[10] mail_delay: 0, or the seconds until the mail queue takes new code emails in time
+-- again (api/admission.py)
 -- KEYS[last] audit stream; ARGV[last 5] audit cap, keep s, time, ip, request id (see _audit.lua)
 -- Returns {"not_found"} | {"too_many_attempts", retry_after} | {"locked", retry_after}
 --       | {"too_soon", retry_after} | {"send_limit", retry_after}
+--       | {"mail_delayed", retry_after}
 --       | {"pending", email, sends, expires_at, resend_at, ip, label, totp, recovery_left}
 -- Invariant: the old digest is overwritten in the same step that counts the send, so the
 -- old code is dead the moment a new one exists; attempts are never touched; a challenge of
@@ -29,6 +32,8 @@ if sends >= tonumber(ARGV[5]) then return {'send_limit', remaining} end
 
 local email_wait = email_cap_wait(KEYS[4], now, tonumber(ARGV[6]))
 if email_wait > 0 then return {'send_limit', email_wait} end
+local mail_delay = tonumber(ARGV[10])
+if mail_delay > 0 then return {'mail_delayed', mail_delay} end
 
 sends = sends + 1
 local ttl = tonumber(ARGV[3])

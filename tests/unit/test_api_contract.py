@@ -484,6 +484,7 @@ class TestLogins:
             "expires_at": at(900),
             "resend_available_at": at(30),
             "webauthn": None,
+            "expected_delivery_seconds": 0,
         }
         assert re.fullmatch(r"ch_[A-Za-z0-9_-]+", body["challenge_id"])
         assert at(900) == "2027-01-15T08:15:00Z"
@@ -735,6 +736,7 @@ class TestResend:
             "expires_at": at(30 + 900),
             "resend_available_at": at(30 + 60),
             "webauthn": None,
+            "expected_delivery_seconds": 0,
         }
         assert len(mail.codes) == 2
         job = mail.codes[1]

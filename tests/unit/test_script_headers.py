@@ -114,9 +114,9 @@ def test_a_reply_becomes_its_class_and_a_drifted_reply_fails_loudly() -> None:
     from shared import results as r
 
     login = SCRIPTS["login"]
-    reply = [b"pending", b"a@x.io", 1, b"1900.5", b"1930", b"1", 3, b"totp", 0, b"k1=usb"]
+    reply = [b"pending", b"a@x.io", 1, b"1900.5", b"1930", b"1", 3, b"totp", 0, b"k1=usb", b""]
     opened = login.decode(reply)
-    assert opened == r.Opened("a@x.io", 1, 1900.5, 1930.0, True, 3, "totp", 0, "k1=usb")
+    assert opened == r.Opened("a@x.io", 1, 1900.5, 1930.0, True, 3, "totp", 0, "k1=usb", "")
     assert login.decode(["locked", 60]) == r.Refused(r.Refusal.LOCKED, 60)
     assert login.decode(["not_found"]) == r.NotFound()
     with pytest.raises(ValueError, match=r"shorter|longer"):

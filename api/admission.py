@@ -1,0 +1,147 @@
+"""Admission control: a code email that would arrive too late is not sent at all.
+
+When logins arrive faster than the workers can send, the code queue grows and every user
+waits longer; past the code's lifetime the email brings a dead code. Each API process keeps
+an estimate of how long a new code email would wait, read every ``REFRESH_SECONDS`` in the
+background (never on a login's path: a login costs no extra round trip, whatever the
+topology), and the login and resend scripts refuse an email while it is over
+``TWOSTEP_MAX_MAIL_DELAY_SECONDS`` (login.lua then goes on with the app, a key or a recovery
+code, or answers ``mail_delayed``).
+
+The estimate: the code queue's depth over the rate at which all the workers take jobs (a
+ring of ten one-second counts the workers keep in the mail bucket, ``take_mail_token.lua``),
+and the age of the oldest job waiting. Reading the queue inside the login script was the
+other choice; it holds only where the broker and the state share a server, and a 250 ms old
+figure is as good against a bound of minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from api.metrics import Metrics
+from shared.clock import Clock
+from shared.jobs import CODE_QUEUE
+from shared.keys import MAIL_BUCKET
+
+log = logging.getLogger("twostep.api")
+
+REFRESH_SECONDS = 0.25
+# The ring of take_mail_token.lua: ten one-second slots.
+MAIL_PACE_SECONDS = 10
+_SLOTS = [f"p{i}" for i in range(MAIL_PACE_SECONDS)]
+# A head job younger than this says the workers keep up: the queue then holds only jobs in
+# the instant between publish and pick-up, and depth over a rate set by demand (not by the
+# workers' capacity) would overstate the wait.
+KEEPING_UP_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """The code queue as last read: jobs waiting, the workers' recent rate (jobs taken per
+    second, all workers), and how long the oldest waiting job has waited (s)."""
+
+    depth: int = 0
+    sends_per_second: float = 0.0
+    oldest_age: float = 0.0
+
+    def expected_seconds(self) -> float:
+        """How long a code email published now would wait before a worker sends it."""
+        if self.depth == 0:
+            return 0.0
+        if self.oldest_age < KEEPING_UP_SECONDS:
+            return self.oldest_age
+        if self.sends_per_second <= 0:  # nothing moves: the wait is at least the head's age
+            return self.oldest_age
+        return max(self.oldest_age, self.depth / self.sends_per_second)
+
+    def refusal_seconds(self, bound: int) -> int:
+        """0 while a new email would arrive within ``bound`` seconds (0: no bound); else the
+        seconds until it would again: the backlog over the bound, drained (Retry-After)."""
+        expected = self.expected_seconds()
+        if bound <= 0 or expected <= bound:
+            return 0
+        return max(1, math.ceil(expected - bound))
+
+
+def sends_per_second(slots: list[Any], now: float) -> float:
+    """The ring's count over its last ``MAIL_PACE_SECONDS`` seconds, per second."""
+    second = int(now)
+    total = 0
+    for slot in slots:
+        text = slot.decode() if isinstance(slot, bytes) else slot
+        if not text:
+            continue
+        at, _, count = str(text).partition("|")
+        if at.isdigit() and count.isdigit() and second - MAIL_PACE_SECONDS < int(at) <= second:
+            total += int(count)
+    return total / MAIL_PACE_SECONDS
+
+
+def published_at(message: bytes | str | None) -> float | None:
+    """When the API published a code job, from its broker message (api/mailqueue.py)."""
+    if message is None:
+        return None
+    try:
+        body = json.loads(message)["body"]
+        args = json.loads(base64.b64decode(body))[0]
+        value = args[0].get("published_at")
+        return float(value) if value is not None else None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+class MailAdmission:
+    """This process's view of the code queue, refreshed in the background."""
+
+    def __init__(
+        self, bound_seconds: int, state: Any, broker: Redis, clock: Clock, metrics: Metrics
+    ) -> None:
+        self.bound_seconds = bound_seconds
+        self.state = state
+        self.broker = broker
+        self.clock = clock
+        self.metrics = metrics
+        self.backlog = Backlog()
+
+    def refusal_seconds(self) -> int:
+        """0 when a code email may be sent now; else its Retry-After."""
+        return self.backlog.refusal_seconds(self.bound_seconds)
+
+    def expected_seconds(self) -> int:
+        return math.ceil(self.backlog.expected_seconds())
+
+    async def refresh(self) -> None:
+        async with self.broker.pipeline(transaction=False) as pipe:
+            pipe.llen(CODE_QUEUE)
+            pipe.lindex(CODE_QUEUE, -1)  # the oldest: kombu pushes left and pops right
+            depth, oldest = await pipe.execute()
+        slots = await self.state.hmget(MAIL_BUCKET, _SLOTS)
+        now = self.clock()
+        published = published_at(oldest) if depth else None
+        age = max(0.0, now - published) if published is not None else 0.0
+        self.backlog = Backlog(int(depth), sends_per_second(slots, now), age)
+        self.metrics.expected_mail_delay.set(self.backlog.expected_seconds())
+
+    async def keep_fresh(self) -> None:
+        """Refresh every REFRESH_SECONDS until cancelled; a failed read keeps the last figure
+        (logged once per outage): the stores being away shows elsewhere (/readyz, 503s)."""
+        failing = False
+        while True:
+            try:
+                await self.refresh()
+                failing = False
+            except Exception as exc:  # the loop must outlive any outage
+                if not failing:
+                    log.warning("mail queue not read (%s); admission keeps its last figure",
+                                type(exc).__name__)  # fmt: skip
+                failing = True
+            await asyncio.sleep(REFRESH_SECONDS)
