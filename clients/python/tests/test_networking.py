@@ -18,6 +18,9 @@ from scripted import ACCOUNT, CALLS, PENDING, Script, problem
 from twostep_client import (
     OPERATIONS,
     AsyncTwoStep,
+    EmailRefused,
+    MailDelayed,
+    Pending,
     Retry,
     TwoStep,
     TwoStepError,
@@ -438,3 +441,39 @@ async def test_a_base_url_with_a_path_prefixes_every_route(kind: str) -> None:
         ) as atwostep:
             await atwostep.start_login("u-42")
     assert str(script.requests[0].url) == "http://gw.test/twostep/v1/logins"
+
+
+async def test_a_login_reads_what_the_mail_queue_says(kind: str) -> None:
+    """A newer server's fields: how long the code email is expected to take, and email left
+    out because the mail queue is too far behind (the login went ahead with the app)."""
+    went_ahead = {
+        **PENDING,
+        "method": "totp",
+        "methods": ["email", "totp"],
+        "sent_to": None,
+        "email_refused": {"code": "mail_delayed", "retry_after": 90},
+        "expected_delivery_seconds": None,
+    }
+    emailed = {**PENDING, "expected_delivery_seconds": 45}
+    script = Script([httpx.Response(201, json=went_ahead), httpx.Response(200, json=emailed)])
+    client = Client(kind, script)
+    login = await client("start_login", "u-42")
+    assert isinstance(login, Pending)
+    assert login.email_refused == EmailRefused(code="mail_delayed", retry_after=90)
+    assert login.expected_delivery_seconds is None
+    again = await client("resend", "ch_abc")
+    assert again.expected_delivery_seconds == 45
+    await client.close()
+
+
+async def test_mail_delayed_at_a_login_or_a_resend_is_raised_at_once(kind: str) -> None:
+    script = Script([problem(503, "mail_delayed", {"Retry-After": "120"}, retry_after=120)])
+    client = Client(kind, script)
+    for name in ("start_login", "resend"):
+        args, kwargs = CALLS[name]
+        with pytest.raises(MailDelayed) as raised:
+            await client(name, *args, **kwargs)
+        assert raised.value.retry_after == 120
+    assert len(script.requests) == 2  # each sent once: a POST is never sent again
+    assert client.waits == []
+    await client.close()

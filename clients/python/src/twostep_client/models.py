@@ -50,7 +50,12 @@ class NotRequired(Answer):
 
 
 class EmailRefused(Answer):
-    code: str  # "send_limit"
+    """No code email went out, and the login went ahead with another method: ``code`` says
+    why, ``retry_after`` when email should work again (seconds)."""
+
+    # "send_limit" (the account's hourly cap) or "mail_delayed" (the mail queue is too far
+    # behind for the email to arrive in time).
+    code: str
     retry_after: int
 
 
@@ -69,7 +74,8 @@ class Pending(Answer):
     email_refused: EmailRefused | None = None
     expires_at: datetime
     resend_available_at: datetime
-    # Newer servers: about how long the code email takes to arrive, when the service knows.
+    # Newer servers: about how long the code email is expected to take to arrive (the mail
+    # queue's backlog); None when no email was sent, or the server does not say.
     expected_delivery_seconds: int | None = None
 
 
