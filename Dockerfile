@@ -15,9 +15,14 @@ COPY workers ./workers
 COPY shared ./shared
 COPY templates ./templates
 COPY examples ./examples
-# The locked versions and hashes first (scripts/lock), then twostep itself without resolving.
+# The Python client the reference portal calls twostep with (its httpx and pydantic are in
+# the lock): what its wheel is made of, not its tests.
+COPY clients/python/pyproject.toml clients/python/README.md clients/python/LICENSE ./clients/python/
+COPY clients/python/src ./clients/python/src
+# The locked versions and hashes first (scripts/lock), then twostep and its client without
+# resolving.
 RUN pip install --require-hashes -r requirements/image.txt \
-    && pip install --no-deps . \
+    && pip install --no-deps . ./clients/python \
     && groupadd --system --gid 10001 twostep \
     && useradd --system --uid 10001 --gid 10001 --home-dir /app twostep
 ENV TWOSTEP_TEMPLATES_DIR=/app/templates/email

@@ -9,6 +9,17 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from markupsafe import Markup
 from pydantic import ValidationError
+from twostep_client import (
+    Account,
+    AccountNotFound,
+    BrowserNotFound,
+    InvalidCode,
+    RateLimited,
+    TotpEnrolment,
+    TotpEnrolmentNotFound,
+    TwoStepError,
+)
+from twostep_client import ValidationError as MalformedCode
 
 from examples.portal import passkeys, session
 from examples.portal.context import (
@@ -23,12 +34,12 @@ from examples.portal.context import (
     language,
     minutes,
     render,
+    stamp,
     when,
 )
 from examples.portal.locales import Translator
 from examples.portal.login import TRUSTED_COOKIE
 from examples.portal.settings import User
-from examples.portal.twostep import Account, Problem, TotpEnrolment
 
 router = APIRouter(dependencies=[Language])
 
@@ -60,12 +71,10 @@ async def settings(user: SignedIn) -> Response:
 async def _account(portal: Portal, user: User) -> Account:
     try:
         return await portal.twostep.get_account(user.account_id)
-    except Problem as exc:
-        if exc.code != "account_not_found":
-            raise
+    except AccountNotFound:
         # The profile went away on twostep's side (deleted or Redis reset): put it back.
         locale = await portal.locale_of(user)
-        return await portal.twostep.put_account(user.account_id, user.email, locale)
+        return await portal.twostep.put_account(user.account_id, user.email, locale=locale)
 
 
 def _held_enrolment(request: Request, portal: Portal) -> TotpEnrolment | None:
@@ -89,8 +98,8 @@ def _this_browser(request: Request) -> str | None:
 
 async def _security_page(request: Request, portal: Portal, user: User) -> Response:
     account = await _account(portal, user)
-    browsers = await portal.twostep.trusted_browsers(user.account_id)
-    keys = await portal.twostep.security_keys(user.account_id)
+    browsers = await portal.twostep.list_trusted_browsers(user.account_id)
+    keys = await portal.twostep.list_security_keys(user.account_id)
     if account.totp_enabled:
         request.session.pop(_TOTP_PENDING, None)
     enrolment = _held_enrolment(request, portal)
@@ -105,6 +114,7 @@ async def _security_page(request: Request, portal: Portal, user: User) -> Respon
         browsers=browsers,
         this_browser=_this_browser(request),
         when=when,
+        stamp=stamp,
         enrolment=enrolment,
         # Our own API drew the QR code: it is trusted markup, shown inline.
         qr_svg=Markup(enrolment.qr_svg) if enrolment else None,  # noqa: S704
@@ -121,8 +131,8 @@ async def security(request: Request, portal: PortalDep, user: SignedIn) -> Respo
     return await _security_page(request, portal, user)
 
 
-def _too_many(request: Request, exc: Problem) -> RedirectResponse:
-    if exc.status != 429:
+def _too_many(request: Request, exc: TwoStepError) -> RedirectResponse:
+    if not isinstance(exc, RateLimited):
         raise exc
     session.flash(request, "too_many_tries", "error", minutes=minutes(exc.retry_after))
     return _see()
@@ -143,14 +153,14 @@ async def apply_two_step(
     if not wanted:
         # Off weakens the account: its own page asks first, and for the password.
         return _see(confirm_url("two-step-off"))
-    await portal.twostep.set_two_step(user.account_id, True, client_of(request))
+    await portal.twostep.set_two_step(user.account_id, True, client=client_of(request))
     await session.end_other_sessions(request, portal.store, user.account_id)
     session.flash(request, "now_on")
     return _see()
 
 
 async def two_step_off(request: Request, portal: Portal, user: User) -> Response:
-    await portal.twostep.set_two_step(user.account_id, False, client_of(request))
+    await portal.twostep.set_two_step(user.account_id, False, client=client_of(request))
     await session.end_other_sessions(request, portal.store, user.account_id)
     session.flash(request, "now_off")
     return _see()
@@ -158,7 +168,7 @@ async def two_step_off(request: Request, portal: Portal, user: User) -> Response
 
 @router.post(f"{SECURITY}/totp", dependencies=[Csrf])
 async def totp_start(request: Request, portal: PortalDep, user: SignedIn) -> Response:
-    enrolment = await portal.twostep.start_totp(user.account_id)
+    enrolment = await portal.twostep.enrol_totp(user.account_id)
     request.session[_TOTP_PENDING] = {
         "enrolment": enrolment.model_dump(),
         "until": portal.clock() + _TOTP_HOLD_SECONDS,
@@ -174,12 +184,12 @@ async def totp_confirm(
     code: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        await portal.twostep.confirm_totp(user.account_id, code[:64], client_of(request))
-    except Problem as exc:
-        if exc.code in ("invalid_code", "validation_error", "code_already_used"):
+        await portal.twostep.confirm_totp(user.account_id, code[:64], client=client_of(request))
+    except TwoStepError as exc:
+        if isinstance(exc, InvalidCode | MalformedCode):  # CodeAlreadyUsed is an InvalidCode
             # The key and QR code stay on the page: the user tries the next code.
             session.flash(request, "totp_wrong", "error")
-        elif exc.code == "totp_enrolment_not_found":
+        elif isinstance(exc, TotpEnrolmentNotFound):
             request.session.pop(_TOTP_PENDING, None)
             session.flash(request, "totp_expired", "error")
         else:
@@ -192,7 +202,7 @@ async def totp_confirm(
 
 
 async def remove_app(request: Request, portal: Portal, user: User) -> Response:
-    await portal.twostep.remove_totp(user.account_id)
+    await portal.twostep.disable_totp(user.account_id)
     await session.end_other_sessions(request, portal.store, user.account_id)
     request.session.pop(_TOTP_PENDING, None)
     session.flash(request, "totp_removed")
@@ -200,20 +210,21 @@ async def remove_app(request: Request, portal: Portal, user: User) -> Response:
 
 
 async def revoke_all(request: Request, portal: Portal, user: User) -> Response:
-    await portal.twostep.revoke_all_browsers(user.account_id)
+    await portal.twostep.revoke_all_trusted_browsers(user.account_id)
     session.flash(request, "revoked_all")
     return _see()
 
 
 @router.post(SECURITY + "/browsers/{browser_id}/revoke", dependencies=[Csrf])
 async def revoke(request: Request, portal: PortalDep, user: SignedIn, browser_id: str) -> Response:
-    try:
-        if not _BROWSER_ID.fullmatch(browser_id):
-            raise Problem(404, "browser_not_found", None, None)
-        await portal.twostep.revoke_browser(user.account_id, browser_id)
-    except Problem as exc:
-        if exc.code != "browser_not_found":
-            raise
+    # An id of a shape twostep never gives is gone, as far as this user can tell.
+    gone = not _BROWSER_ID.fullmatch(browser_id)
+    if not gone:
+        try:
+            await portal.twostep.revoke_trusted_browser(user.account_id, browser_id)
+        except BrowserNotFound:
+            gone = True
+    if gone:
         session.flash(request, "browser_gone", "error")
         return _see()
     session.flash(request, "revoked")
@@ -221,7 +232,7 @@ async def revoke(request: Request, portal: PortalDep, user: SignedIn, browser_id
 
 
 async def new_recovery_codes(request: Request, portal: Portal, user: User) -> Response:
-    codes = await portal.twostep.new_recovery_codes(user.account_id, client_of(request))
+    codes = await portal.twostep.new_recovery_codes(user.account_id, client=client_of(request))
     await session.end_other_sessions(request, portal.store, user.account_id)
     # Post, redirect, get: a refresh shows this set again and never makes another. The set
     # waits in the (server-side) session until the user says it is saved, or for 10 minutes.

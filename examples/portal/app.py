@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from twostep_client import AsyncTwoStep, TwoStepError, Unavailable
 
 from examples.portal import account, confirm, login, passkeys, password
 from examples.portal.context import CsrfMismatch, Portal, Redirect, render
@@ -21,7 +22,6 @@ from examples.portal.security import SecurityHeaders, Sessions
 from examples.portal.settings import PortalSettings, load_settings
 from examples.portal.store import PortalStore
 from examples.portal.throttle import Throttle
-from examples.portal.twostep import Problem, Twostep, TwostepError
 
 log = logging.getLogger("portal")
 
@@ -48,10 +48,13 @@ def create_app(
         )
         # httpx logs every request URL at INFO; the portal logs its own failures instead.
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    twostep = Twostep(
+    # twostep's Python client (clients/python): pooled connections, and GET, PUT and DELETE
+    # sent again after a connection error or a 503; a login or a verify never.
+    twostep = AsyncTwoStep(
         settings.twostep_url,
         settings.twostep_api_key.get_secret_value(),
-        timeout_seconds=settings.twostep_timeout_seconds,
+        connect_timeout_seconds=settings.twostep_timeout_seconds,
+        read_timeout_seconds=settings.twostep_timeout_seconds,
         transport=twostep_transport,
     )
 
@@ -116,9 +119,13 @@ def _install_error_pages(app: FastAPI) -> None:
         return render(request, "error.html", status_code=403, title="csrf_title", body="csrf_body")
 
     async def unavailable(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, Problem):
+        # The client's message names the call, the status and code, and the request id (never
+        # a body, the key or a code): find it in twostep's logs by that id.
+        if isinstance(exc, Unavailable):
+            log.warning("twostep failed: %s", exc)
+        else:
             # An answer the portal does not expect (a bad API key, a contract change): log it.
-            log.error("twostep refused unexpectedly: HTTP %d %s", exc.status, exc.code)
+            log.error("twostep refused unexpectedly: %s: %s", type(exc).__name__, exc)
         return render(
             request,
             "error.html",
@@ -137,5 +144,5 @@ def _install_error_pages(app: FastAPI) -> None:
 
     app.add_exception_handler(Redirect, redirect)
     app.add_exception_handler(CsrfMismatch, csrf)
-    app.add_exception_handler(TwostepError, unavailable)
+    app.add_exception_handler(TwoStepError, unavailable)
     app.add_exception_handler(StarletteHTTPException, not_found)

@@ -17,6 +17,7 @@ EN: dict[str, str] = {
     "signed_out": "You are signed out.",
     "account_locked": "Too many failed attempts. Try again in {minutes} min.",
     "send_limit": "We cannot send more codes for now. Try again in {minutes} min.",
+    "mail_delayed": "We cannot send your code right now. Try again in {minutes} min.",
     # the second step
     "two_step_title": "Two-step verification",
     "sent_code": "We sent a 6-digit code to {address}. It expires in {n} minutes.",
@@ -38,6 +39,11 @@ EN: dict[str, str] = {
         "We cannot email you a code for now (try again in {minutes} min). "
         "Use your authenticator app or a recovery code."
     ),
+    "email_delayed": (
+        "Email is unavailable right now, so we did not send you a code (try again in "
+        "{minutes} min). Use another way to verify."
+    ),
+    "email_slow": "Emails are slow right now: your code may take about {minutes} min to arrive.",
     "wrong_code": "Wrong code. {n} tries left.",
     "wrong_code_one": "Wrong code. {n} try left.",
     "code_used": "This code was already used. Wait for the next one. {n} tries left.",
@@ -256,6 +262,9 @@ FR: dict[str, str] = {
     "send_limit": (
         "Nous ne pouvons plus envoyer de code pour l'instant. Réessayez dans {minutes} min."
     ),
+    "mail_delayed": (
+        "Nous ne pouvons pas envoyer votre code pour le moment. Réessayez dans {minutes} min."
+    ),
     "two_step_title": "Vérification en deux étapes",
     "sent_code": (
         "Nous avons envoyé un code à 6 chiffres à {address}. Il expire dans {n} minutes."
@@ -282,6 +291,14 @@ FR: dict[str, str] = {
         "Nous ne pouvons pas vous envoyer de code par e-mail pour le moment (réessayez dans "
         "{minutes} min). Utilisez votre application d'authentification ou un code de "
         "récupération."
+    ),
+    "email_delayed": (
+        "L'e-mail est indisponible pour le moment : nous ne vous avons pas envoyé de code "
+        "(réessayez dans {minutes} min). Utilisez une autre méthode de vérification."
+    ),
+    "email_slow": (
+        "Les e-mails sont lents en ce moment : votre code peut mettre environ {minutes} min à "
+        "arriver."
     ),
     "wrong_code": "Code incorrect. Il vous reste {n} essais.",
     "wrong_code_one": "Code incorrect. Il vous reste {n} essai.",
@@ -534,6 +551,7 @@ ES: dict[str, str] = {
     "signed_out": "Ha cerrado la sesión.",
     "account_locked": "Demasiados intentos fallidos. Inténtelo de nuevo en {minutes} min.",
     "send_limit": "Ahora no podemos enviar más códigos. Inténtelo de nuevo en {minutes} min.",
+    "mail_delayed": "Ahora no podemos enviarle el código. Inténtelo de nuevo en {minutes} min.",
     "two_step_title": "Verificación en dos pasos",
     "sent_code": "Enviamos un código de 6 dígitos a {address}. Caduca en {n} minutos.",
     "sent_code_one": "Enviamos un código de 6 dígitos a {address}. Caduca en {n} minuto.",
@@ -553,6 +571,13 @@ ES: dict[str, str] = {
     "email_refused": (
         "Ahora no podemos enviarle un código por correo (vuelva a intentarlo en {minutes} "
         "min). Use su aplicación de autenticación o un código de recuperación."
+    ),
+    "email_delayed": (
+        "El correo no está disponible en este momento, así que no le enviamos ningún código "
+        "(vuelva a intentarlo en {minutes} min). Use otro método de verificación."
+    ),
+    "email_slow": (
+        "El correo va lento en este momento: su código puede tardar unos {minutes} min en llegar."
     ),
     "wrong_code": "Código incorrecto. Le quedan {n} intentos.",
     "wrong_code_one": "Código incorrecto. Le queda {n} intento.",

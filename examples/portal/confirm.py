@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response
+from twostep_client import SecurityKey
 
 from examples.portal import account, passkeys, session
 from examples.portal.context import (
@@ -33,7 +34,6 @@ from examples.portal.context import (
 )
 from examples.portal.passwords import verify_password
 from examples.portal.settings import User
-from examples.portal.twostep import SecurityKey
 
 router = APIRouter(dependencies=[Language])
 

@@ -16,13 +16,13 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from twostep_client import AsyncTwoStep, ClientInfo, TwoStepError
 
 from examples.portal import locales, session
 from examples.portal.security import is_secure
 from examples.portal.settings import PortalSettings, User
 from examples.portal.store import PortalStore
 from examples.portal.throttle import Throttle
-from examples.portal.twostep import Client, Twostep, TwostepError
 
 log = logging.getLogger("portal")
 
@@ -38,7 +38,7 @@ _TEMPLATES = Environment(
 @dataclass(frozen=True)
 class Portal:
     settings: PortalSettings
-    twostep: Twostep
+    twostep: AsyncTwoStep
     clock: Callable[[], float]
     store: PortalStore
     throttle: Throttle
@@ -48,7 +48,7 @@ class Portal:
     def build(
         cls,
         settings: PortalSettings,
-        twostep: Twostep,
+        twostep: AsyncTwoStep,
         clock: Callable[[], float],
         store: PortalStore,
         throttle: Throttle,
@@ -63,12 +63,11 @@ class Portal:
         """The password the user set last, else the one in the user list."""
         return await self.store.password_hash(user.account_id) or user.password_hash
 
-    def seconds_until(self, rfc3339: str | None) -> int:
+    def seconds_until(self, moment: datetime | None) -> int:
         """Whole seconds from now until an API time, rounded up; 0 once it has passed."""
-        if not rfc3339:
+        if moment is None:
             return 0
-        moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp()
-        return max(0, math.ceil(moment - self.clock()))
+        return max(0, math.ceil(moment.timestamp() - self.clock()))
 
 
 def confirm_url(action: str) -> str:
@@ -123,10 +122,11 @@ def pending_login(request: Request) -> session.PendingLogin:
 
 
 SignedIn = Annotated[User, Depends(signed_in_user)]
-Pending = Annotated[session.PendingLogin, Depends(pending_login)]
+# The login at its second step (not twostep_client.Pending, the API's answer).
+SecondStep = Annotated[session.PendingLogin, Depends(pending_login)]
 
 
-def client_of(request: Request) -> Client:
+def client_of(request: Request) -> ClientInfo:
     """The browser as twostep wants it: a valid IP or none, a one-line User-Agent."""
     ip: str | None = None
     if request.client is not None:
@@ -135,7 +135,7 @@ def client_of(request: Request) -> Client:
         except ValueError:
             ip = None
     agent = _CONTROL.sub("", request.headers.get("user-agent", ""))[:512] or None
-    return Client(ip=ip, user_agent=agent)
+    return ClientInfo(ip=ip, user_agent=agent)
 
 
 def secure_request(request: Request, portal: Portal) -> bool:
@@ -172,8 +172,8 @@ async def remember_language(request: Request, portal: PortalDep) -> None:
         return
     await portal.store.set_locale(user.account_id, chosen)
     try:
-        await portal.twostep.put_account(user.account_id, user.email, chosen)
-    except TwostepError as exc:
+        await portal.twostep.put_account(user.account_id, user.email, locale=chosen)
+    except TwoStepError as exc:
         # The page still changes; the next sign-in puts the profile again.
         log.warning("could not save the language to twostep: %s", type(exc).__name__)
 
@@ -218,10 +218,11 @@ def minutes(seconds: int | None) -> int:
     return max(1, math.ceil((seconds or 60) / 60))
 
 
-def when(rfc3339: str) -> str:
+def when(moment: datetime) -> str:
     """An API time as people read it, in UTC: ``2027-01-15 08:00 UTC``."""
-    try:
-        moment = datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(UTC)
-    except ValueError:
-        return rfc3339
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def stamp(moment: datetime) -> str:
+    """An API time as the API writes it (a ``<time datetime>``): ``2027-01-15T08:00:00Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,28 +10,50 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from markupsafe import Markup
+from twostep_client import (
+    KEEP,
+    AccountLocked,
+    ChallengeNotFound,
+    CodeAlreadyUsed,
+    InvalidCode,
+    MailDelayed,
+    MethodNotAvailable,
+    NotRequired,
+    Pending,
+    ResendTooSoon,
+    SendLimit,
+    TooManyAttempts,
+    TwoStepError,
+    UnexpectedResponse,
+    Verified,
+)
+from twostep_client import ValidationError as MalformedCode
 
 from examples.portal import locales, session
 from examples.portal.context import (
     Csrf,
     Language,
-    Pending,
     Portal,
     PortalDep,
+    SecondStep,
     client_of,
     minutes,
     render,
     secure_request,
 )
 from examples.portal.passwords import verify_password
-from examples.portal.twostep import Login, Problem, Unavailable, Verified
 
 router = APIRouter(dependencies=[Language])
 
 TRUSTED_COOKIE = "twostep_tb"
 _TIME_ZONES = frozenset(zoneinfo.available_timezones())
 # Locks and expiries end the login: the user starts again from the password.
-_ENDS_LOGIN = {"too_many_attempts": "too_many_attempts", "challenge_not_found": "code_expired"}
+_ENDS_LOGIN: dict[type[TwoStepError], str] = {
+    TooManyAttempts: "too_many_attempts",
+    ChallengeNotFound: "code_expired",
+}
+# The ways of verifying this portal knows; a login that asks for another one cannot go on.
+_METHODS = ("email", "totp", "recovery_code", "webauthn")
 
 
 def _see(location: str) -> RedirectResponse:
@@ -96,18 +118,28 @@ async def signin(
     token = request.cookies.get(TRUSTED_COOKIE) or None
     try:
         # The portal owns the profile: putting it at each sign-in keeps twostep in step.
+        # A time zone this machine does not know is left out: twostep keeps the one it has.
         await portal.twostep.put_account(
-            user.account_id, user.email, locale, time_zone=known_time_zone(time_zone)
+            user.account_id, user.email, locale=locale, time_zone=known_time_zone(time_zone) or KEEP
         )
-        login = await portal.twostep.start_login(user.account_id, token, client)
-    except Problem as exc:
-        if exc.code not in ("account_locked", "send_limit"):
-            raise
-        note = session.Flash(
-            key=exc.code, kind="error", params={"minutes": minutes(exc.retry_after)}
+        login = await portal.twostep.start_login(
+            user.account_id, trusted_browser_token=token, client=client
         )
+    except (AccountLocked, SendLimit) as exc:
+        key = "account_locked" if isinstance(exc, AccountLocked) else "send_limit"
+        note = session.Flash(key=key, kind="error", params={"minutes": minutes(exc.retry_after)})
         return render(request, "signin.html", status_code=429, message=note, email=email)
-    if login.status == "not_required":
+    except MailDelayed as exc:
+        # The code email would be too late (twostep's mail queue is behind), and the account
+        # has no other way: nothing was started; the user tries again later.
+        note = session.Flash(
+            key="mail_delayed", kind="error", params={"minutes": minutes(exc.retry_after)}
+        )
+        refused = render(request, "signin.html", status_code=503, message=note, email=email)
+        if exc.retry_after is not None:
+            refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    if isinstance(login, NotRequired):
         session.sign_in(request, user.account_id)
         request.session["lang"] = locale
         return _see("/")
@@ -125,33 +157,32 @@ def known_time_zone(name: str) -> str | None:
     return name
 
 
-def _remember(request: Request, account_id: str, login: Login) -> None:
-    if login.challenge_id is None:
-        raise Unavailable("start_login")
+def _remember(request: Request, account_id: str, login: Pending) -> None:
+    if login.method not in _METHODS:
+        raise UnexpectedResponse(f"twostep asked for a method unknown here: {login.method}")
+    refused = login.email_refused
     session.set_pending(
         request,
         session.PendingLogin(
             account_id=account_id,
             challenge_id=login.challenge_id,
-            method=login.method or "email",
+            method=login.method,
             methods=login.methods or ["email"],
             webauthn=login.webauthn,
             sent_to=login.sent_to,
-            email_refused_minutes=(
-                minutes(login.email_refused.retry_after) if login.email_refused else None
-            ),
+            email_refused_minutes=minutes(refused.retry_after) if refused else None,
+            email_refused_code=refused.code if refused else None,
+            expected_delivery_seconds=login.expected_delivery_seconds,
         ),
     )
 
 
 @router.get("/two-step")
-async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> Response:
+async def two_step_page(request: Request, portal: PortalDep, login: SecondStep) -> Response:
     try:
         challenge = await portal.twostep.get_challenge(login.challenge_id)
-    except Problem as exc:
-        if exc.code == "challenge_not_found":
-            return _restart(request, "code_expired")
-        raise
+    except ChallengeNotFound:
+        return _restart(request, "code_expired")
     if challenge.status == "locked":
         return _restart(request, "too_many_attempts")
     if challenge.status != "pending":
@@ -161,11 +192,15 @@ async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> 
     # Rendered by the server, so the page is right without JS; the inline script counts down.
     countdown = Markup('<span id="resend-countdown" data-seconds="{0}">{0}</span>').format(wait)
     note = session.pop_flash(request)
+    # The code email is expected to take a while (twostep's mail queue is behind): say so.
+    expected = login.expected_delivery_seconds
+    slow = expected is not None and expected >= portal.settings.slow_email_seconds
     return render(
         request,
         "two_step.html",
         message=note,
         login=login,
+        slow_email_minutes=minutes(expected) if slow else None,
         expires_minutes=max(1, math.ceil(expires_in / 60)),
         resend_seconds=wait,
         countdown=countdown,
@@ -179,7 +214,7 @@ async def two_step_page(request: Request, portal: PortalDep, login: Pending) -> 
 async def verify(
     request: Request,
     portal: PortalDep,
-    login: Pending,
+    login: SecondStep,
     code: Annotated[str, Form()] = "",
     remember_browser: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -189,12 +224,16 @@ async def verify(
         session.flash(request, "code_missing", "error")
         return _see("/two-step")
     if len(code) > 64:
-        return verify_refused(request, login, Problem(422, "validation_error", None, None))
+        return _malformed(request, login)
     try:
         verified = await portal.twostep.verify(
-            login.challenge_id, code, login.method, remember_browser is not None, client_of(request)
+            login.challenge_id,
+            code,
+            method=login.method,
+            remember_browser=remember_browser is not None,
+            client=client_of(request),
         )
-    except Problem as exc:
+    except TwoStepError as exc:
         return verify_refused(request, login, exc)
     return signed_in(request, portal, login, verified)
 
@@ -220,22 +259,34 @@ def signed_in(
     return response
 
 
-def verify_refused(request: Request, login: session.PendingLogin, exc: Problem) -> Response:
-    """What a refused code or key leads to: the sign-in again, or this page with why."""
-    if exc.code in _ENDS_LOGIN:
-        return _restart(request, _ENDS_LOGIN[exc.code])
-    if exc.code == "account_locked":
+def _ends_login(exc: TwoStepError) -> str | None:
+    return next((key for cls, key in _ENDS_LOGIN.items() if isinstance(exc, cls)), None)
+
+
+def _malformed(request: Request, login: session.PendingLogin) -> Response:
+    """A code of the wrong shape: said so, and not counted as an attempt."""
+    key = "recovery_format" if login.method == "recovery_code" else "code_format"
+    session.flash(request, key, "error")
+    return _see("/two-step")
+
+
+def verify_refused(request: Request, login: session.PendingLogin, exc: TwoStepError) -> Response:
+    """What a refused code or key leads to: the sign-in again, or this page with why. Any
+    other error goes on to the "unavailable" page (app.py)."""
+    ends = _ends_login(exc)
+    if ends is not None:
+        return _restart(request, ends)
+    if isinstance(exc, AccountLocked):
         return _restart(request, "account_locked", minutes=minutes(exc.retry_after))
-    if exc.code == "invalid_code":
-        session.flash(request, "wrong_code", "error", count=exc.attempts_left or 0)
-    elif exc.code == "code_already_used":
+    if isinstance(exc, CodeAlreadyUsed):
         # Right once, so no typo: the app's next code (or another recovery code) will do.
         key = "recovery_used" if login.method == "recovery_code" else "code_used"
         session.flash(request, key, "error", count=exc.attempts_left or 0)
-    elif exc.code == "validation_error":
-        key = "recovery_format" if login.method == "recovery_code" else "code_format"
-        session.flash(request, key, "error")
-    elif exc.code == "method_not_available":
+    elif isinstance(exc, InvalidCode):
+        session.flash(request, "wrong_code", "error", count=exc.attempts_left or 0)
+    elif isinstance(exc, MalformedCode):
+        return _malformed(request, login)
+    elif isinstance(exc, MethodNotAvailable):
         session.set_pending(request, login.model_copy(update={"method": "email"}))
         session.flash(request, "method_unavailable", "error")
     else:
@@ -244,23 +295,24 @@ def verify_refused(request: Request, login: session.PendingLogin, exc: Problem) 
 
 
 @router.post("/two-step/resend", dependencies=[Csrf])
-async def resend(request: Request, portal: PortalDep, login: Pending) -> Response:
+async def resend(request: Request, portal: PortalDep, login: SecondStep) -> Response:
     try:
-        again = await portal.twostep.resend(login.challenge_id, client_of(request))
-    except Problem as exc:
-        if exc.code in _ENDS_LOGIN:
-            return _restart(request, _ENDS_LOGIN[exc.code])
-        if exc.code == "resend_too_soon":
-            session.flash(request, "resend_too_soon", "error", seconds=exc.retry_after or 1)
-        elif exc.code == "send_limit":
-            session.flash(request, "send_limit", "error", minutes=minutes(exc.retry_after))
-        else:
-            raise
+        again = await portal.twostep.resend(login.challenge_id, client=client_of(request))
+    except (TooManyAttempts, ChallengeNotFound) as exc:
+        return _restart(request, _ends_login(exc) or "code_expired")
+    except ResendTooSoon as exc:
+        session.flash(request, "resend_too_soon", "error", seconds=exc.retry_after or 1)
+        return _see("/two-step")
+    except (SendLimit, MailDelayed) as exc:
+        # No email now: the account's hourly cap, or twostep's mail queue is too far behind.
+        key = "send_limit" if isinstance(exc, SendLimit) else "mail_delayed"
+        session.flash(request, key, "error", minutes=minutes(exc.retry_after))
         return _see("/two-step")
     update = {
         "method": "email",
         "sent_to": again.sent_to or login.sent_to,
         "webauthn": again.webauthn or login.webauthn,
+        "expected_delivery_seconds": again.expected_delivery_seconds,
     }
     session.set_pending(request, login.model_copy(update=update))
     session.flash(request, "resent", address=again.sent_to or "")
@@ -270,7 +322,7 @@ async def resend(request: Request, portal: PortalDep, login: Pending) -> Respons
 @router.post("/two-step/method", dependencies=[Csrf])
 async def switch_method(
     request: Request,
-    login: Pending,
+    login: SecondStep,
     method: Annotated[str, Form()] = "email",
 ) -> Response:
     # Switching is only a change of form: the verify call names the method. Without JS the

@@ -15,6 +15,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
+from twostep_client import (
+    InvalidAssertion,
+    MethodNotAvailable,
+    RegistrationNotFound,
+    SecurityKey,
+    SecurityKeyExists,
+    SecurityKeyLimit,
+    SecurityKeyNotFound,
+    TwoStepError,
+    WebauthnNotConfigured,
+    WebauthnRefused,
+)
+from twostep_client import ValidationError as Unreadable
 
 from examples.portal import login as signin
 from examples.portal import session
@@ -22,14 +35,13 @@ from examples.portal.context import (
     SECURITY,
     Csrf,
     Language,
-    Pending,
     Portal,
     PortalDep,
+    SecondStep,
     SignedIn,
     client_of,
 )
 from examples.portal.settings import User
-from examples.portal.twostep import Problem, SecurityKey
 
 router = APIRouter(dependencies=[Language])
 
@@ -43,14 +55,22 @@ MAX_NAME_CHARS = 64
 # A browser's answer is a few hundred bytes to a few KiB; twostep takes at most 64 KiB.
 MAX_ANSWER_CHARS = 32 * 1024
 # twostep's refusals of a new key, and what the Security tab says for each.
-_NOT_ADDED = {
-    "registration_not_found": "key_setup_expired",
-    "webauthn_refused": "key_not_added",
-    "validation_error": "key_unreadable",
-    "security_key_exists": "key_exists",
-    "security_key_limit": "key_limit",
-    "webauthn_not_configured": "keys_off",
+_NOT_ADDED: dict[type[TwoStepError], str] = {
+    RegistrationNotFound: "key_setup_expired",
+    WebauthnRefused: "key_not_added",
+    Unreadable: "key_unreadable",
+    SecurityKeyExists: "key_exists",
+    SecurityKeyLimit: "key_limit",
+    WebauthnNotConfigured: "keys_off",
 }
+
+
+def _not_added(exc: TwoStepError) -> str:
+    """What the Security tab says for a refused key; any other error goes on (app.py)."""
+    key = next((key for cls, key in _NOT_ADDED.items() if isinstance(exc, cls)), None)
+    if key is None:
+        raise exc
+    return key
 
 
 class HeldRegistration(BaseModel):
@@ -101,7 +121,7 @@ async def find_key(portal: Portal, user: User, key_id: str) -> SecurityKey | Non
     """One of the account's keys, by the id twostep gave it."""
     if not _KEY_ID.fullmatch(key_id):
         return None
-    keys = await portal.twostep.security_keys(user.account_id)
+    keys = await portal.twostep.list_security_keys(user.account_id)
     return next((key for key in keys if key.key_id == key_id), None)
 
 
@@ -118,10 +138,8 @@ async def add_key(
         return _see()
     try:
         registration = await portal.twostep.begin_key_registration(user.account_id)
-    except Problem as exc:
-        if exc.code not in ("security_key_limit", "webauthn_not_configured"):
-            raise
-        session.flash(request, _NOT_ADDED[exc.code], "error")
+    except (SecurityKeyLimit, WebauthnNotConfigured) as exc:
+        session.flash(request, _not_added(exc), "error")
         return _see()
     request.session[_REGISTRATION] = HeldRegistration(
         registration_id=registration.registration_id,
@@ -152,12 +170,10 @@ async def finish_adding(
     request.session.pop(_REGISTRATION, None)
     try:
         key = await portal.twostep.finish_key_registration(
-            user.account_id, held.registration_id, held.name, answer, client_of(request)
+            user.account_id, held.registration_id, held.name, answer, client=client_of(request)
         )
-    except Problem as exc:
-        if exc.code not in _NOT_ADDED:
-            raise
-        session.flash(request, _NOT_ADDED[exc.code], "error")
+    except TwoStepError as exc:
+        session.flash(request, _not_added(exc), "error")
         return _see()
     # A new way in, as a new authenticator app is: the account's other sessions end.
     await session.end_other_sessions(request, portal.store, user.account_id)
@@ -178,8 +194,9 @@ async def ask_first(
     """Whether a sign-in asks for a key first (and the two-step page opens its prompt)."""
     wanted = first == "on"
     locale = await portal.locale_of(user)
-    await portal.twostep.set_preferred_method(
-        user.account_id, user.email, locale, "webauthn" if wanted else None
+    # Only the preferred method changes: twostep keeps the time zone it has.
+    await portal.twostep.put_account(
+        user.account_id, user.email, locale=locale, preferred_method="webauthn" if wanted else None
     )
     session.flash(request, "key_first_now_on" if wanted else "key_first_now_off")
     return _see()
@@ -192,10 +209,8 @@ async def rename_key(
     request: Request, portal: Portal, user: User, key: SecurityKey, new_name: str
 ) -> Response:
     try:
-        renamed = await portal.twostep.rename_key(user.account_id, key.key_id, new_name)
-    except Problem as exc:
-        if exc.code != "security_key_not_found":
-            raise
+        renamed = await portal.twostep.rename_security_key(user.account_id, key.key_id, new_name)
+    except SecurityKeyNotFound:
         session.flash(request, "key_gone", "error")
         return _see()
     session.flash(request, "key_renamed", name=renamed.name)
@@ -206,10 +221,10 @@ async def remove_key(
     request: Request, portal: Portal, user: User, key: SecurityKey, new_name: str
 ) -> Response:
     try:
-        await portal.twostep.remove_key(user.account_id, key.key_id, client_of(request))
-    except Problem as exc:
-        if exc.code != "security_key_not_found":
-            raise
+        await portal.twostep.remove_security_key(
+            user.account_id, key.key_id, client=client_of(request)
+        )
+    except SecurityKeyNotFound:
         session.flash(request, "key_gone", "error")
         return _see()
     await session.end_other_sessions(request, portal.store, user.account_id)
@@ -224,7 +239,7 @@ async def remove_key(
 async def sign_in_with_key(
     request: Request,
     portal: PortalDep,
-    login: Pending,
+    login: SecondStep,
     credential: Annotated[str, Form()] = "",
     remember_browser: Annotated[str | None, Form()] = None,
 ) -> Response:
@@ -235,22 +250,25 @@ async def sign_in_with_key(
         session.flash(request, "key_unreadable", "error")
         return _see("/two-step")
     try:
-        verified = await portal.twostep.verify_key(
-            login.challenge_id, answer, remember_browser is not None, client_of(request)
+        verified = await portal.twostep.verify_security_key(
+            login.challenge_id,
+            answer,
+            remember_browser=remember_browser is not None,
+            client=client_of(request),
         )
-    except Problem as exc:
+    except TwoStepError as exc:
         return _key_refused(request, login, exc)
     return signin.signed_in(request, portal, login, verified)
 
 
-def _key_refused(request: Request, login: session.PendingLogin, exc: Problem) -> Response:
-    if exc.code == "invalid_assertion":
+def _key_refused(request: Request, login: session.PendingLogin, exc: TwoStepError) -> Response:
+    if isinstance(exc, InvalidAssertion):
         # A key the account does not have, or an answer that does not check out: counted as
         # a wrong code is.
         session.flash(request, "key_refused", "error", count=exc.attempts_left or 0)
-    elif exc.code == "validation_error":
+    elif isinstance(exc, Unreadable):
         session.flash(request, "key_unreadable", "error")
-    elif exc.code in ("method_not_available", "webauthn_not_configured"):
+    elif isinstance(exc, MethodNotAvailable | WebauthnNotConfigured):
         # The keys went away meanwhile (removed elsewhere, or turned off on twostep): the page
         # keeps the other ways.
         others = [method for method in login.methods if method != "webauthn"]

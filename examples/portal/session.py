@@ -30,8 +30,12 @@ class PendingLogin(BaseModel):
     # The browser's navigator.credentials.get() options, when the account has a security key.
     webauthn: dict[str, Any] | None = None
     sent_to: str | None = None
-    # No email could go out (the account's hourly cap): minutes until one can.
+    # No email went out: minutes until one can, and why ("send_limit": the account's hourly
+    # cap; "mail_delayed": twostep's mail queue is too far behind, so it asked for another way).
     email_refused_minutes: int | None = None
+    email_refused_code: str | None = None
+    # About how long the code email is expected to take (twostep's mail queue), when one went.
+    expected_delivery_seconds: int | None = None
 
 
 class Flash(BaseModel):

@@ -13,7 +13,7 @@ from examples.portal.app import create_app
 from shared.settings import Settings
 from tests.api_calls import make_settings
 from tests.fakes import FakeClock, RecordingMailQueue
-from tests.portal.stack import ORIGIN, RP_ID, Stack, portal_settings
+from tests.portal.stack import ORIGIN, RP_ID, Stack, TwostepLine, portal_settings
 
 
 @pytest.fixture
@@ -32,14 +32,15 @@ async def stack(request: pytest.FixtureRequest, twostep_settings: Settings) -> A
     redis = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     own = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(), decode_responses=True)
     twostep = create_twostep(twostep_settings, redis=redis, broker=redis, mail=mail, clock=clock)
+    line = TwostepLine(twostep)
     portal = create_app(
         portal_settings().model_copy(update=overrides),
-        twostep_transport=httpx.ASGITransport(app=twostep),
+        twostep_transport=line.transport(),
         clock=clock,
         redis=own,
     )
     transport = httpx.ASGITransport(app=portal)
-    stack = Stack(httpx.AsyncClient(), mail, clock, transport, own)
+    stack = Stack(httpx.AsyncClient(), mail, clock, transport, own, line)
     async with stack.browser_at("http://portal.test") as browser:
         stack.browser = browser
         yield stack

@@ -4,14 +4,17 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import fakeredis
 import httpx
+from twostep_client import AsyncTwoStep
 
 from examples.portal.settings import PortalSettings
-from examples.portal.twostep import Twostep
 from tests.api_calls import code_of
 from tests.fakes import FakeClock, RecordingMailQueue
 from tests.processes import API_KEY
@@ -33,6 +36,72 @@ def portal_settings() -> PortalSettings:
     )
 
 
+Answer = dict[str, Any]
+
+
+@dataclass
+class _Change:
+    method: str
+    path: re.Pattern[str]
+    change: Callable[[Answer], Answer] | None = None
+    refusal: httpx.Response | None = None
+
+
+@dataclass
+class TwostepLine:
+    """The portal's line to twostep (in process). ``change`` and ``refuse`` put in the answers
+    of a newer twostep, or those hard to bring about (its mail queue far behind), for the
+    calls they name; every other call goes through untouched."""
+
+    app: Any
+    changes: list[_Change] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._inner = httpx.ASGITransport(app=self.app)
+
+    def change(self, method: str, path: str, edit: Callable[[Answer], Answer]) -> None:
+        """twostep's JSON answers to ``method`` ``path`` (a regular expression), as ``edit``
+        makes them."""
+        self.changes.append(_Change(method, re.compile(path), change=edit))
+
+    def refuse(self, method: str, path: str, status: int, code: str, **members: Any) -> None:
+        """``method`` ``path`` is refused with this problem document (and Retry-After when it
+        has ``retry_after``), without reaching twostep."""
+        problem = {"type": f"urn:twostep:problem:{code}", "title": code, "status": status,
+                   "code": code, "detail": f"{code} (a test's answer)", **members}  # fmt: skip
+        headers = {"content-type": "application/problem+json"}
+        if "retry_after" in members:
+            headers["retry-after"] = str(members["retry_after"])
+        refusal = httpx.Response(status, content=json.dumps(problem).encode(), headers=headers)
+        self.changes.append(_Change(method, re.compile(path), refusal=refusal))
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        return httpx.MockTransport(self._handle)
+
+    async def _handle(self, request: httpx.Request) -> httpx.Response:
+        found = next(
+            (
+                change
+                for change in self.changes
+                if change.method == request.method and change.path.fullmatch(request.url.path)
+            ),
+            None,
+        )
+        if found is not None and found.refusal is not None:
+            return httpx.Response(
+                found.refusal.status_code,
+                content=found.refusal.content,
+                headers=found.refusal.headers,
+            )
+        response = await self._inner.handle_async_request(request)
+        body = await response.aread()
+        if found is None or found.change is None:
+            return httpx.Response(response.status_code, content=body, headers=response.headers)
+        edited = json.dumps(found.change(json.loads(body))).encode()
+        headers = {**response.headers, "content-length": str(len(edited))}
+        return httpx.Response(response.status_code, content=edited, headers=headers)
+
+
 @dataclass
 class Stack:
     browser: httpx.AsyncClient
@@ -40,10 +109,12 @@ class Stack:
     clock: FakeClock
     portal_transport: httpx.ASGITransport
     portal_redis: fakeredis.FakeAsyncRedis
+    twostep: TwostepLine
 
     @property
-    def portal_client(self) -> Twostep:
-        twostep: Twostep = self.portal_transport.app.state.portal.twostep  # type: ignore[attr-defined]
+    def portal_client(self) -> AsyncTwoStep:
+        """The portal's own client of twostep (twostep_client.AsyncTwoStep)."""
+        twostep: AsyncTwoStep = self.portal_transport.app.state.portal.twostep  # type: ignore[attr-defined]
         return twostep
 
     def browser_at(self, base_url: str) -> httpx.AsyncClient:

@@ -638,9 +638,7 @@ async def test_an_app_user_whose_email_cap_is_spent_is_told_to_use_the_app(stack
     await sign_out(stack.browser)
     # Ten emailed codes this hour (the cap), asked for straight from the API.
     for _ in range(10):
-        await stack.portal_client._call(
-            "start_login", "POST", "/v1/logins", {"account_id": "demo-ada", "method": "email"}
-        )
+        await stack.portal_client.start_login("demo-ada", method="email")
     assert len(stack.mail.codes) == 10
     page = await sign_in(stack.browser)
     assert page.url.path == "/two-step"
@@ -663,8 +661,8 @@ async def test_the_browser_time_zone_given_at_sign_in_is_saved_to_the_account(
         data={"csrf_token": csrf_of(html), "email": "ada@example.com", "password": PASSWORD,
               "time_zone": "Europe/Paris"},
     )  # fmt: skip
-    account = await stack.portal_client._call("get_account", "GET", "/v1/accounts/demo-ada")
-    assert account.json()["time_zone"] == "Europe/Paris"
+    account = await stack.portal_client.get_account("demo-ada")
+    assert account.time_zone == "Europe/Paris"
     await sign_out(stack.browser)
     html = (await stack.browser.get("/signin")).text
     await stack.browser.post(
@@ -672,8 +670,8 @@ async def test_the_browser_time_zone_given_at_sign_in_is_saved_to_the_account(
         data={"csrf_token": csrf_of(html), "email": "ada@example.com", "password": PASSWORD,
               "time_zone": "Mars/Olympus_Mons"},
     )  # fmt: skip
-    again = await stack.portal_client._call("get_account", "GET", "/v1/accounts/demo-ada")
-    assert again.json()["time_zone"] == "Europe/Paris"  # an unknown zone is not sent
+    again = await stack.portal_client.get_account("demo-ada")
+    assert again.time_zone == "Europe/Paris"  # an unknown zone is not sent
 
 
 async def change_password(
@@ -846,7 +844,10 @@ async def test_twostep_down_shows_a_friendly_page(caplog: pytest.LogCaptureFixtu
     assert response.status_code == 503
     assert "Two-step service unavailable, try again" in response.text
     assert "Traceback" not in response.text
-    assert "twostep put_account failed: ConnectError" in caplog.text
+    # The client's message: the call, what went wrong, and the request id for twostep's logs.
+    assert "twostep failed: PUT http://twostep.test/v1/accounts/demo-ada" in caplog.text
+    assert "ConnectError" in caplog.text
+    assert "request id " in caplog.text
     assert PASSWORD not in caplog.text
     assert API_KEY not in caplog.text
 

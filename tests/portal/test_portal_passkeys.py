@@ -392,8 +392,8 @@ async def test_a_garbled_sign_in_answer_is_not_counted(stack: Stack, garbled: st
 async def test_a_key_removed_during_sign_in_leaves_the_other_ways(stack: Stack) -> None:
     device = await two_step_with_a_key(stack)
     await sign_in(stack.browser)
-    key_id = (await stack.portal_client.security_keys(ACCOUNT))[0].key_id
-    await stack.portal_client.remove_key(ACCOUNT, key_id, None)
+    key_id = (await stack.portal_client.list_security_keys(ACCOUNT))[0].key_id
+    await stack.portal_client.remove_security_key(ACCOUNT, key_id)
     refused = await use_key(stack, device)
     assert refused.url.path == "/two-step"
     assert said(refused.text) == "Security keys and passkeys cannot be used right now."
@@ -429,13 +429,13 @@ async def test_removing_a_key_asks_first_and_wants_the_password(stack: Stack) ->
     wrong = await confirm(stack.browser, f"remove-key/{key_id}", password="nope")
     assert wrong.status_code == 401
     assert said(wrong.text) == "Wrong password."
-    assert len(await stack.portal_client.security_keys(ACCOUNT)) == 1
+    assert len(await stack.portal_client.list_security_keys(ACCOUNT)) == 1
 
     removed = await confirm(stack.browser, f"remove-key/{key_id}")
     assert removed.url.path == SECURITY
     assert said(removed.text) == "“Desk key” was removed. It no longer signs you in."
     assert key_rows(removed.text) == []
-    assert await stack.portal_client.security_keys(ACCOUNT) == []
+    assert await stack.portal_client.list_security_keys(ACCOUNT) == []
     assert [notice.kind for notice in stack.mail.notices][-1] == "webauthn_removed"
 
     await sign_out(stack.browser)
