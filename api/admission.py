@@ -38,10 +38,6 @@ REFRESH_SECONDS = 0.25
 # The ring of take_mail_token.lua: ten one-second slots.
 MAIL_PACE_SECONDS = 10
 _SLOTS = [f"p{i}" for i in range(MAIL_PACE_SECONDS)]
-# A head job younger than this says the workers keep up: the queue then holds only jobs in
-# the instant between publish and pick-up, and depth over a rate set by demand (not by the
-# workers' capacity) would overstate the wait.
-KEEPING_UP_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +53,10 @@ class Backlog:
         """How long a code email published now would wait before a worker sends it."""
         if self.depth == 0:
             return 0.0
-        if self.oldest_age < KEEPING_UP_SECONDS:
-            return self.oldest_age
-        if self.sends_per_second <= 0:  # nothing moves: the wait is at least the head's age
+        # One job alone is the one a worker is about to take: its age says it all (in a quiet
+        # hour the rate is set by demand, not by what the workers could do, and one job over
+        # it would overstate the wait). Nothing moving: at least the head's age, growing.
+        if self.depth == 1 or self.sends_per_second <= 0:
             return self.oldest_age
         return max(self.oldest_age, self.depth / self.sends_per_second)
 
@@ -111,13 +108,24 @@ class MailAdmission:
         self.clock = clock
         self.metrics = metrics
         self.backlog = Backlog()
+        # Code emails this process queued since the last read: between two reads the queue
+        # it sees is that much longer (else a burst would be let in for a quarter second).
+        self.queued_since = 0
+
+    def _now(self) -> Backlog:
+        b = self.backlog
+        return Backlog(b.depth + self.queued_since, b.sends_per_second, b.oldest_age)
 
     def refusal_seconds(self) -> int:
         """0 when a code email may be sent now; else its Retry-After."""
-        return self.backlog.refusal_seconds(self.bound_seconds)
+        return self._now().refusal_seconds(self.bound_seconds)
 
     def expected_seconds(self) -> int:
-        return math.ceil(self.backlog.expected_seconds())
+        return math.ceil(self._now().expected_seconds())
+
+    def queued(self) -> None:
+        """A code email was queued by this process."""
+        self.queued_since += 1
 
     async def refresh(self) -> None:
         async with self.broker.pipeline(transaction=False) as pipe:
@@ -128,8 +136,13 @@ class MailAdmission:
         now = self.clock()
         published = published_at(oldest) if depth else None
         age = max(0.0, now - published) if published is not None else 0.0
-        self.backlog = Backlog(int(depth), sends_per_second(slots, now), age)
-        self.metrics.expected_mail_delay.set(self.backlog.expected_seconds())
+        self.saw(Backlog(int(depth), sends_per_second(slots, now), age))
+
+    def saw(self, backlog: Backlog) -> None:
+        """The queue as just read: what this process queued before is in it now."""
+        self.backlog = backlog
+        self.queued_since = 0
+        self.metrics.expected_mail_delay.set(backlog.expected_seconds())
 
     async def keep_fresh(self) -> None:
         """Refresh every REFRESH_SECONDS until cancelled; a failed read keeps the last figure

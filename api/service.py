@@ -238,11 +238,16 @@ class TwoStep:
             outcome.email_wait,
             self.passkeys.request_options(webauthn_challenge, outcome.webauthn),
             mail_delay,
-            self._expected_delivery(),
+            self._expected_delivery() if emailed else 0,
         )
 
     def _expected_delivery(self) -> int:
-        return self.admission.expected_seconds() if self.admission is not None else 0
+        """How long the code email just queued waits (and, from now on, counts in the queue)."""
+        if self.admission is None:
+            return 0
+        expected = self.admission.expected_seconds()
+        self.admission.queued()
+        return expected
 
     async def get_challenge(self, challenge_id: str) -> ChallengeView:
         challenge = await self.store.get_challenge(challenge_id, self.clock())

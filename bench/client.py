@@ -31,6 +31,13 @@ class Client:
 
     async def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Send one request; return its status and decoded JSON body (``None`` when empty)."""
+        status, payload, _ = await self.exchange(method, path, body)
+        return status, payload
+
+    async def exchange(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        """``request``, and the response's headers (names in lower case)."""
         data = json.dumps(body).encode() if body is not None else b""
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\n"
@@ -49,14 +56,14 @@ class Client:
         if not status_line:
             raise ConnectionError(f"the server closed the connection: {method} {path}")
         status = int(status_line.split()[1])
-        length = 0
+        headers: dict[str, str] = {}
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
+            headers[name.strip().lower().decode("latin-1")] = value.strip().decode("latin-1")
+        length = int(headers.get("content-length", "0"))
         payload = await reader.readexactly(length) if length else b""
         self._idle.append((reader, writer, time.monotonic()))
-        return status, json.loads(payload) if payload else None
+        return status, json.loads(payload) if payload else None, headers
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -117,6 +117,28 @@ def targets(results: dict[str, Any]) -> list[Target]:
         False,
         "ms",
     )
+    bound_s = _get(results, "overload", "bound_seconds")
+    add(
+        "overload 3x: p99 delivery of accepted logins <= bound + 10 s",
+        _get(results, "overload", "with_admission", "delivery_p99_s"),
+        None if bound_s is None else bound_s + 10,
+        False,
+        "s",
+    )
+    add(
+        "overload 3x: refusals without Retry-After = 0",
+        _get(results, "overload", "with_admission", "refusals_without_retry_after"),
+        0,
+        False,
+        "",
+    )
+    add(
+        "overload 3x: queue drained within the bound after the offer",
+        _get(results, "overload", "with_admission", "queue_drained_after_s"),
+        bound_s,
+        False,
+        "s",
+    )
     add(
         "Redis bytes per pending challenge <= 600",
         _get(results, "memory", "redis", "pending_challenge_bytes"),
@@ -267,6 +289,28 @@ def _slow_provider(results: dict[str, Any]) -> list[str]:
     return out
 
 
+def _overload(results: dict[str, Any]) -> list[str]:
+    found = results.get("overload")
+    if not found:
+        return []
+    out = [
+        f"Overload: {found['with_admission']['offered_per_second']:,.0f} logins/s for"
+        f" {found['seconds']:g} s, 3 x one worker's {found['capacity_emails_per_second']:,.0f}"
+        f" emails/s (solo, sink at 20 ms); bound {found['bound_seconds']} s"
+    ]
+    for label, key in (("with admission", "with_admission"), ("without", "without_admission")):
+        run = found[key]
+        out.append(
+            _line(
+                f"{label}: delivery p50 / p99 / max",
+                f"{run['delivery_p50_s']} / {run['delivery_p99_s']} / {run['delivery_max_s']} s;"
+                f" {run['refused_share_percent']} % refused, queue empty"
+                f" {run['queue_drained_after_s']} s after ({run['emails_missing']} missing)",
+            )
+        )
+    return out
+
+
 def _memory(results: dict[str, Any]) -> list[str]:
     found = results.get("memory", {})
     out = ["Memory"]
@@ -330,7 +374,8 @@ def _targets(results: dict[str, Any]) -> list[str]:
 def table(results: dict[str, Any]) -> str:
     """The one table the bench prints."""
     out = [f"twostep bench: {results['config']['summary']}", ""]
-    for section in (_http, _redis, _workers, _end_to_end, _slow_provider, _memory, _targets):
+    sections = (_http, _redis, _workers, _end_to_end, _slow_provider, _overload, _memory, _targets)
+    for section in sections:
         lines = section(results)
         if lines:
             out += [*lines, ""]

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bench import apps, commands, keys, load, mail, memory, wrk
+from bench import apps, commands, keys, load, mail, memory, overload, wrk
 from bench.app import BASELINE_KEY
 from bench.client import Client, run_logins
 from bench.machine import CpuMark
@@ -107,6 +107,7 @@ class Run:
             for process in self.workers:
                 self.stack.stop(process)
             self.workers.clear()
+            await self.stage("overload", lambda: self._overload(redis, broker))
             await self.stage("baseline at 100 ms", lambda: self._baseline(redis))
             await broker.delete(CODE_QUEUE, CODE_BACKUPS)
             await client.close()
@@ -274,6 +275,16 @@ class Run:
             if time.monotonic() > deadline:
                 raise TimeoutError("the code queue did not drain in 60 s")
             await asyncio.sleep(0.05)
+
+    async def _overload(self, redis: Redis, broker: Redis) -> None:
+        """Three times one worker's capacity for six stages' time (a minute by default), with
+        and without admission; the bound a sixth of that (10 s), so that the queue passes it
+        well before the minute ends."""
+        seconds = 6 * self.options.seconds
+        bound = max(2, round(seconds / 6))
+        self.results["overload"] = await overload.overload(
+            self.stack, redis, broker, seconds, bound
+        )
 
     async def _baseline(self, redis: Redis) -> None:
         self.results["baseline_100ms"] = await mail.baseline(

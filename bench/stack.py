@@ -184,8 +184,13 @@ class Stack:
         return env
 
     def start_api(
-        self, workers: int, name: str = "api", redis_port: int | None = None
+        self,
+        workers: int,
+        name: str = "api",
+        redis_port: int | None = None,
+        settings: dict[str, str] | None = None,
     ) -> tuple[Process, str]:
+        """uvicorn with ``workers`` processes; ``settings``: TWOSTEP_* of this API's own."""
         port = free_port()
         args = [
             str(BIN / "uvicorn"),
@@ -203,7 +208,8 @@ class Stack:
             "httptools",
             "--no-access-log",
         ]
-        process = self._spawn(name, args, self.env(redis_port))
+        env = self.env(redis_port) | {f"TWOSTEP_{k}": v for k, v in (settings or {}).items()}
+        process = self._spawn(name, args, env)
         wait_for_port(port, process.proc)
         return process, f"http://127.0.0.1:{port}"
 

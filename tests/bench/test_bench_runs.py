@@ -38,6 +38,13 @@ SECTIONS = {
     ("end_to_end_100ms",): ("capacity_emails_per_second",),
     ("end_to_end_100ms", "half_capacity"): ("p99_ms", "emails_missing"),
     ("baseline_100ms",): ("emails_per_second", "login_p50_ms", "login_failures"),
+    ("overload",): ("capacity_emails_per_second", "bound_seconds"),
+    ("overload", "with_admission"): (
+        "delivery_p99_s",
+        "refused_share_percent",
+        "queue_drained_after_s",
+    ),
+    ("overload", "without_admission"): ("delivery_p99_s", "queue_drained_after_s"),
     ("memory", "redis"): ("pending_challenge_bytes", "trusted_browser_bytes"),
     ("memory", "api_rss"): ("growth_percent",),
 }
@@ -59,7 +66,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=420,
     )
     assert done.returncode == 0, f"the bench failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     assert "Targets (ratios within this run)" in done.stdout
@@ -85,8 +92,14 @@ def test_work_was_done_and_no_stage_failed(results: dict[str, Any]) -> None:
         assert row["duplicates"] == 0
     assert results["baseline_100ms"]["emails_per_second"] > 0
     assert len(results["memory"]["api_rss"]["rss_bytes"]) == 3
+    for run in results["overload"].values():
+        if isinstance(run, dict):  # with and without admission: every answer one of the two
+            assert run["unexpected_answers"] == 0
+            assert run["emails_missing"] == 0
+            assert run["refusals_without_retry_after"] == 0
+    assert results["overload"]["without_admission"]["refused_share_percent"] == 0
 
 
 def test_every_target_is_judged(results: dict[str, Any]) -> None:
-    assert len(results["targets"]) == 13
+    assert len(results["targets"]) == 16
     assert {target["verdict"] for target in results["targets"]} <= {"PASS", "MISS"}

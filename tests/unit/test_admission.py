@@ -54,7 +54,7 @@ def admission_of(api: httpx.AsyncClient) -> MailAdmission:
     ("backlog", "expected"),
     [
         (Backlog(0, 0.0, 0.0), 0.0),  # nothing waits
-        (Backlog(3, 0.1, 0.2), 0.2),  # a quiet hour: the head was just published
+        (Backlog(1, 0.1, 0.2), 0.2),  # a quiet hour: one job, just published
         (Backlog(600, 5.0, 30.0), 120.0),  # a backlog: depth over the workers' pace
         (Backlog(50, 5.0, 90.0), 90.0),  # the head waited longer than the depth says
         (Backlog(40, 0.0, 200.0), 200.0),  # workers gone: the head's age, growing
@@ -122,7 +122,7 @@ async def test_over_the_bound_an_email_only_account_is_told_to_come_back(
     api: httpx.AsyncClient, mail: RecordingMailQueue
 ) -> None:
     await new_account(api)
-    admission_of(api).backlog = Backlog(1000, 5.0, 150.0)  # 200 s: 80 over
+    admission_of(api).saw(Backlog(1000, 5.0, 150.0))  # 200 s: 80 over
 
     response = await login(api)
 
@@ -144,7 +144,7 @@ async def test_over_the_bound_a_login_goes_on_with_the_app_and_says_email_is_lat
     await enable_totp(api, clock)
     await api.put(f"/v1/accounts/{ACCOUNT}", json={"email": "u@example.com",
                                                    "preferred_method": "email"})  # fmt: skip
-    admission_of(api).backlog = Backlog(1000, 5.0, 150.0)
+    admission_of(api).saw(Backlog(1000, 5.0, 150.0))
 
     response = await login(api, method="email")
 
@@ -164,7 +164,7 @@ async def test_over_the_bound_recovery_codes_alone_carry_the_login(
 ) -> None:
     await new_account(api)
     await new_recovery_codes(api)
-    admission_of(api).backlog = Backlog(1000, 5.0, 150.0)
+    admission_of(api).saw(Backlog(1000, 5.0, 150.0))
 
     body = (await login(api)).json()
 
@@ -179,14 +179,14 @@ async def test_over_the_bound_a_resend_is_refused_and_the_challenge_stays_open(
     await new_account(api)
     challenge_id, _ = await open_challenge(api, mail)
     clock.advance(31)
-    admission_of(api).backlog = Backlog(1000, 5.0, 150.0)
+    admission_of(api).saw(Backlog(1000, 5.0, 150.0))
 
     response = await resend(api, challenge_id)
 
     assert_problem(response, 503, "mail_delayed")
     assert response.headers["Retry-After"] == "80"
     assert len(mail.codes) == 1
-    admission_of(api).backlog = Backlog()
+    admission_of(api).saw(Backlog())
     assert (await resend(api, challenge_id)).status_code == 200
     assert len(mail.codes) == 2
 
@@ -195,7 +195,7 @@ async def test_under_the_bound_the_login_emails_and_says_how_late(
     api: httpx.AsyncClient, mail: RecordingMailQueue
 ) -> None:
     await new_account(api)
-    admission_of(api).backlog = Backlog(300, 5.0, 45.0)  # 60 s
+    admission_of(api).saw(Backlog(300, 5.0, 45.0))  # 60 s
 
     body = (await login(api)).json()
 
@@ -213,7 +213,7 @@ async def test_with_no_bound_nothing_is_refused(
     async with api_client(make_settings(max_mail_delay_seconds=0), state_redis, mail,
                           clock) as api:  # fmt: skip
         await new_account(api)
-        admission_of(api).backlog = Backlog(100_000, 1.0, 3000.0)
+        admission_of(api).saw(Backlog(100_000, 1.0, 3000.0))
         body = (await login(api)).json()
     assert body["sent_to"] is not None
     assert body["expected_delivery_seconds"] == 100_000
