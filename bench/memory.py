@@ -12,9 +12,12 @@ from api.schemas import Client, Pending
 from api.service import TwoStep
 from api.store import Store
 from bench.seed import account_id, account_keys, create_accounts
+from shared import reports
 from shared.crypto import Sealer
 from shared.jobs import CodeJob, NoticeJob, code_seal_context
-from shared.keys import AccountKeys
+from shared.keys import AccountKeys, short_id
+from shared.runner import AsyncRunner
+from shared.scripts import SCRIPTS
 from shared.settings import Settings
 
 ACCOUNTS = 100
@@ -66,6 +69,20 @@ async def redis_bytes(redis: Redis, settings: Settings) -> dict[str, Any]:
     ]
     challenges_only = await _usage(redis, challenge_keys)
     with_challenges = await _usage(redis, fixed) + challenges_only
+    # What the worker files when it mails each of these codes: its "This wasn't me" link,
+    # kept a day (shared/lua/_report.lua, as claim_code_send.lua runs it).
+    report_keys = [AccountKeys.of(account).reports for account in accounts]
+    runner = AsyncRunner(redis)
+    for account, p in zip(accounts, pending, strict=True):
+        token = reports.new_token(p.challenge_id)
+        await runner.run(
+            SCRIPTS["report_add"],
+            {"reports": AccountKeys.of(account).reports},
+            {"short_id": short_id(p.challenge_id), "report_digest": reports.digest(token),
+             "now": f"{time.time():.3f}", "client_ip": "203.0.113.9",
+             "client_label": "Firefox on Linux", "report_keep": reports.REPORT_LIFETIME_SECONDS},
+        )  # fmt: skip
+    report_bytes = await _usage(redis, report_keys)
     browser_keys = [
         k
         for a in accounts[:20]
@@ -86,4 +103,5 @@ async def redis_bytes(redis: Redis, settings: Settings) -> dict[str, Any]:
         "pending_challenge_bytes": round((with_challenges - idle) / ACCOUNTS),
         "challenge_hash_bytes": round(challenges_only / ACCOUNTS),
         "trusted_browser_bytes": round(browser_bytes),
+        "report_link_bytes": round(report_bytes / ACCOUNTS),
     }

@@ -323,6 +323,10 @@ def _memory(results: dict[str, Any]) -> list[str]:
                 f"{m['pending_challenge_bytes']} B {alone}",
             ),
             _line("Redis per trusted browser", f"{m['trusted_browser_bytes']} B"),
+            _line(
+                "Redis per mailed code's \"This wasn't me\" link (kept a day)",
+                f"{m.get('report_link_bytes', '-')} B",
+            ),
             _line("Redis per idle account, before any login", f"{m['idle_account_bytes']} B"),
         ]
     if "api_rss" in found:

@@ -30,6 +30,10 @@ OVERRIDES = {
     "ACCOUNT_LOCK_THRESHOLD": ("1000", "wrong-code verifies must not lock the accounts"),
     "MAIL_RATE_PER_SECOND": ("1000000", "the global mail token bucket must not cap the workers"),
     "WEBAUTHN_RP_ID": ("bench.example", "the security-key stage's relying party"),
+    "REPORT_URL": (
+        "https://bench.example/report/{token}",
+        "each code email's link, as in production",
+    ),
     "WEBAUTHN_ORIGINS": ("https://bench.example", "the origin its answers were signed for"),
 }
 
