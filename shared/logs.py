@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from shared import reports
 from shared.codes import mask_email
 from shared.requestctx import request_id
 from shared.settings import LogFormat, Settings
@@ -109,7 +110,7 @@ def _access_line(record: logging.LogRecord) -> tuple[str, dict[str, Any]] | None
     if record.name != "uvicorn.access" or not isinstance(args, tuple) or len(args) != _ACCESS_ARGS:
         return None
     client, method, full_path, http_version, status = args
-    path = str(full_path).split("?", 1)[0]
+    path = reports.redact_path(str(full_path).split("?", 1)[0])
     message = f'{client} - "{method} {path} HTTP/{http_version}" {status}'
     return message, {"method": method, "path": path, "status": status}
 

@@ -22,6 +22,10 @@ TOKEN_PATTERN = CHALLENGE_ID_PATTERN[:-1] + r"\.[A-Za-z0-9_-]{43}$"
 _TOKEN = re.compile(TOKEN_PATTERN)
 
 
+# A token's secret part, wherever it shows in a path: the page's address holds it.
+_SECRET_IN_PATH = re.compile(r"(/report/[^/?#.]*)\.[^/?#]*")
+
+
 def new_token(challenge_id: str) -> str:
     return f"{challenge_id}.{secrets.token_urlsafe(32)}"
 
@@ -35,6 +39,12 @@ def challenge_of(token: str) -> str | None:
 
 def digest(token: str) -> str:
     return token_digest(token)
+
+
+def redact_path(path: str) -> str:
+    """A request path as logged: a report link's secret replaced by ``***`` (its challenge
+    id, which finds the account's events, stays)."""
+    return _SECRET_IN_PATH.sub(r"\1.***", path)
 
 
 def link(url_template: str, token: str) -> str:

@@ -56,12 +56,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("observability")
     redis = RedisServer(logs)
     catcher = MailCatcher().start()
+    api_port = free_port()  # known before: the workers put it in each code email's link
     settings = {
         "redis_url": redis.url(0),
         "broker_url": redis.url(1),
         "smtp_host": catcher.host,
         "smtp_port": catcher.port,
         "resend_cooldown_seconds": 0,
+        "report_url": f"http://127.0.0.1:{api_port}/report/{{token}}",
     }
     # The worker is given no PROMETHEUS_MULTIPROC_DIR: it must make its own for its children.
     worker_port = free_port()
@@ -76,7 +78,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_config = logs / "uvicorn-logging.json"
     log_config.write_text(json.dumps(uvicorn_log_config()))
     api_env = {**service_env(**settings), "PROMETHEUS_MULTIPROC_DIR": str(api_metrics_dir)}
-    api, url = start_api(api_env, logs, "--workers", "2", "--log-config", str(log_config))
+    api, url = start_api(
+        api_env, logs, "--workers", "2", "--log-config", str(log_config), port=api_port
+    )
     deadline = time.monotonic() + 20
     while httpx.get(f"{url}/readyz").status_code != 200:
         assert time.monotonic() < deadline, "the API never became ready"
@@ -113,6 +117,15 @@ def _codes(catcher: MailCatcher, count: int) -> list[str]:
     raise AssertionError(f"fewer than {count} code emails")
 
 
+def _texts(catcher: MailCatcher) -> list[str]:
+    texts = []
+    for mail in [m for m in list(catcher.messages) if m["To"] == EMAIL]:
+        body = mail.get_body(("plain",))
+        assert body is not None
+        texts.append(str(body.get_content()))
+    return texts
+
+
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -143,6 +156,13 @@ def _run_the_flow(stack: Stack) -> dict[str, int]:
         assert pending.headers["X-Request-ID"] == REQUEST_ID
         challenge = pending.json()["challenge_id"]
         first_code = _codes(stack.catcher, 1)[0]
+        # The "This wasn't me" link, opened as a mail scanner would: its token is a secret
+        # too, and it is in the address (the access log's path).
+        link = re.search(r"(http://\S+/report/\S+)", "\n".join(_texts(stack.catcher)))
+        assert link, _texts(stack.catcher)
+        assert httpx.head(link.group(1)).status_code == 200
+        assert httpx.get(link.group(1)).status_code == 200
+        report_secret = link.group(1).rsplit(".", 1)[1]
         resent = client.post(f"/v1/challenges/{challenge}/resend")
         assert resent.status_code == 200, resent.text
         second_code = _codes(stack.catcher, 2)[1]
@@ -176,6 +196,7 @@ def _run_the_flow(stack: Stack) -> dict[str, int]:
             "second code": second_code,
             "trusted browser token": token,
             "TOTP secret": enrolment["secret"],
+            "report link secret": report_secret,
             "TOTP code": totp_code,
             "API key": API_KEY,
             "secret key": SECRET_KEY,

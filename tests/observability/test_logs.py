@@ -178,6 +178,16 @@ def test_uvicorn_access_lines_lose_their_query_string() -> None:
     assert "secret-in-query" not in json.dumps(entry)
 
 
+def test_uvicorn_access_lines_lose_a_report_links_secret() -> None:
+    """The "This wasn't me" page's address holds its token: the path is logged without it."""
+    path = "/report/ch_" + "a" * 32 + "_" + "B" * 22 + "." + "s3cr3t-" * 6
+    record = _record('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200,
+                     name="uvicorn.access")  # fmt: skip
+    entry = json.loads(JsonFormatter().format(record))
+    assert "s3cr3t" not in json.dumps(entry)
+    assert entry["path"] == path.split(".", 1)[0] + ".***"
+
+
 def test_text_format_is_one_readable_line_with_the_request_id(request_id: str) -> None:
     line = TextFormatter().format(_record("sent to %s", "ada@example.com"))
     assert "\n" not in line
