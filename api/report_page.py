@@ -95,11 +95,28 @@ def _clicked_from(request: Request) -> Client:
         return Client(ip=ip)
 
 
-def build_report_page() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+# How /openapi.json sets these apart from the API a portal's backend calls: pages for the
+# account's owner, in a browser (the Python client has no method for them).
+END_USER_PAGES = "End-user pages"
 
-    @router.api_route("/report/{token}", methods=["GET", "HEAD"])
+
+def build_report_page() -> APIRouter:
+    router = APIRouter(tags=[END_USER_PAGES])
+
+    @router.get(
+        "/report/{token}",
+        response_class=HTMLResponse,
+        responses={
+            200: {"description": "The page, in the account's language", "content": _HTML},
+            404: {"description": "The link is not valid (the browser's language)",
+                  "content": _HTML},
+        },
+    )  # fmt: skip
     async def show(token: str, request: Request) -> Response:
+        """The page of the link in code emails and new-browser notices (TWOSTEP_REPORT_URL),
+        for the account's owner, without an API key. Opening it (GET or HEAD) changes
+        nothing."""
         twostep: TwoStep = request.app.state.twostep
         try:
             page = await twostep.reports.page(token)
@@ -109,8 +126,21 @@ def build_report_page() -> APIRouter:
         state = "ask" if page.reported_at is None else "done"
         return _render(request, page.locale, state, page, 200)
 
-    @router.post("/report/{token}")
+    # HEAD as well: a link preview's or a mail scanner's, as harmless as GET.
+    router.add_api_route("/report/{token}", show, methods=["HEAD"], include_in_schema=False)
+
+    @router.post(
+        "/report/{token}",
+        response_class=HTMLResponse,
+        status_code=303,
+        responses={
+            303: {"description": "Reported (or reported before): back to the page, which says so"},
+            404: {"description": "The link is not valid", "content": _HTML},
+        },
+    )
     async def act(token: str, request: Request) -> Response:
+        """The page's button: ends the sign-in the link was mailed for, once
+        (POST /v1/challenges/{id}/report does the same for a portal's own page)."""
         twostep: TwoStep = request.app.state.twostep
         challenge_id = reports.challenge_of(token) or ""
         try:

@@ -31,8 +31,18 @@ def schema() -> Schema:
     return document
 
 
+# The server's pages for an account's owner in a browser ("This wasn't me"), not the API a
+# portal's backend calls: the client has no method for them.
+END_USER_PAGES = "End-user pages"
+
+
 def server_operations(schema: Schema) -> set[tuple[str, str]]:
-    return {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+    return {
+        (method.upper(), path)
+        for path, ops in schema["paths"].items()
+        for method, op in ops.items()
+        if END_USER_PAGES not in op.get("tags", ())
+    }
 
 
 def client_operations() -> dict[tuple[str, str], list[str]]:
