@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -35,9 +36,13 @@ from shared.keys import MAIL_BUCKET
 log = logging.getLogger("twostep.api")
 
 REFRESH_SECONDS = 0.25
+# A read that takes longer is given up (and the figure kept): it never holds up the next.
+READ_TIMEOUT_SECONDS = 2.0
 # The ring of take_mail_token.lua: ten one-second slots.
 MAIL_PACE_SECONDS = 10
 _SLOTS = [f"p{i}" for i in range(MAIL_PACE_SECONDS)]
+# The shortest time a pace is read over: the first instant of a run says little.
+MIN_SPAN_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +75,29 @@ class Backlog:
 
 
 def sends_per_second(slots: list[Any], now: float) -> float:
-    """The ring's count over its last ``MAIL_PACE_SECONDS`` seconds, per second."""
+    """The workers' pace: the ring's counts over the seconds they have been taking jobs
+    without a pause, up to now (at most ``MAIL_PACE_SECONDS``). A backlog keeps them busy
+    every second, so this is what they can do; averaged over the whole window instead, the
+    first seconds of a burst after a quiet spell would read as a tenth of it, and a queue
+    the workers are about to clear would be refused."""
     second = int(now)
-    total = 0
+    counts: dict[int, int] = {}
     for slot in slots:
         text = slot.decode() if isinstance(slot, bytes) else slot
         if not text:
             continue
         at, _, count = str(text).partition("|")
         if at.isdigit() and count.isdigit() and second - MAIL_PACE_SECONDS < int(at) <= second:
-            total += int(count)
-    return total / MAIL_PACE_SECONDS
+            counts[int(at)] = int(count)
+    # The current second may not have a send yet: the run may end with the one before.
+    last = second if second in counts else second - 1
+    if last not in counts:
+        return 0.0
+    first = last
+    while first - 1 in counts:
+        first -= 1
+    span = max(MIN_SPAN_SECONDS, now - first)
+    return sum(counts[s] for s in range(first, last + 1)) / span
 
 
 def published_at(message: bytes | str | None) -> float | None:
@@ -144,17 +161,21 @@ class MailAdmission:
         self.queued_since = 0
         self.metrics.expected_mail_delay.set(backlog.expected_seconds())
 
-    async def keep_fresh(self) -> None:
-        """Refresh every REFRESH_SECONDS until cancelled; a failed read keeps the last figure
-        (logged once per outage): the stores being away shows elsewhere (/readyz, 503s)."""
+    async def keep_fresh(self, stop: asyncio.Event) -> None:
+        """Refresh every REFRESH_SECONDS until ``stop`` is set; a failed or slow read keeps
+        the last figure (logged once per outage): the stores being away shows elsewhere
+        (/readyz, 503s)."""
         failing = False
-        while True:
+        while not stop.is_set():
             try:
-                await self.refresh()
+                async with asyncio.timeout(READ_TIMEOUT_SECONDS):
+                    await self.refresh()
                 failing = False
             except Exception as exc:  # the loop must outlive any outage
                 if not failing:
                     log.warning("mail queue not read (%s); admission keeps its last figure",
                                 type(exc).__name__)  # fmt: skip
                 failing = True
-            await asyncio.sleep(REFRESH_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(REFRESH_SECONDS):
+                    await stop.wait()

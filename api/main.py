@@ -15,7 +15,7 @@ from starlette.types import ASGIApp
 
 from api import problems
 from api.admin import build_admin
-from api.admission import MailAdmission
+from api.admission import READ_TIMEOUT_SECONDS, MailAdmission
 from api.auth import ApiKeys
 from api.mailqueue import BrokerMailQueue, InLoginPublish, MailQueue
 from api.metrics import Metrics, exposition_registry
@@ -109,12 +109,14 @@ def create_app(
         if store_clock is not None:
             await sync_or_log(store_clock, state_redis)
             in_step = asyncio.create_task(keep_in_step(store_clock, state_redis, asyncio.sleep))
-        # How late a code email would be, read in the background (api/admission.py).
-        admitting = asyncio.create_task(admission.keep_fresh())
+        # How late a code email would be, read in the background (api/admission.py). Stopped
+        # by an event, and waited for a moment only: a shutdown never hangs on a read.
+        stop_admitting = asyncio.Event()
+        admitting = asyncio.create_task(admission.keep_fresh(stop_admitting))
         yield
-        admitting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await admitting
+        stop_admitting.set()
+        if not (await asyncio.wait({admitting}, timeout=READ_TIMEOUT_SECONDS + 1))[0]:
+            admitting.cancel()
         if in_step is not None:
             in_step.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -71,12 +71,19 @@ def test_an_email_is_refused_only_over_the_bound_and_told_when_to_come_back() ->
     assert Backlog(7000, 5.0, 30.0).refusal_seconds(0) == 0  # 0: no bound
 
 
-def test_the_pace_counts_the_last_ten_seconds_only() -> None:
+def test_the_pace_is_read_over_the_seconds_the_workers_have_been_busy() -> None:
     now = 1_800_000_000.5
-    slots = [f"{1_800_000_000 - i}|{10}" for i in range(10)]  # ten full seconds of 10
-    assert sends_per_second(slots, now) == 10.0
+    ten = [f"{1_800_000_000 - i}|10" for i in range(10)]  # 10 a second for ten seconds
+    assert sends_per_second(ten, now) == pytest.approx(100 / 9.5)
+    # A burst after a quiet spell: 300 in the last 1.5 s, one lone send 6 s before.
+    burst = ["1799999994|1", "1799999999|120", "1800000000|180"]
+    assert sends_per_second(burst, now) == pytest.approx(300 / 1.5)
+    # The current second without a send yet: the run ends with the one before.
+    assert sends_per_second(["1799999998|40", "1799999999|40"], now) == pytest.approx(80 / 2.5)
+    # Nothing sent for two seconds: nothing moves.
+    assert sends_per_second(["1799999997|40"], now) == 0.0
     stale = ["1799999980|500", None, b"", b"1800000000|20", "nonsense"]
-    assert sends_per_second(stale, now) == 2.0
+    assert sends_per_second(stale, now) == 20.0  # 20 in its first half second: read over 1 s
 
 
 def test_the_publish_time_is_read_from_the_message_the_api_pushes() -> None:
@@ -93,12 +100,12 @@ async def test_the_estimate_reads_the_real_queue_and_the_workers_pace(
 ) -> None:
     """Jobs queued as the API queues them, the oldest 40 s ago; the workers took 50 jobs in
     the last seconds through the real take_mail_token.lua."""
-    now = time.time()  # the ring is kept on Redis's clock: the estimate's clock must be one
     take = AsyncRunner(state_redis)
     for _ in range(50):
         wait = await take.run(SCRIPTS["take_mail_token"], {"bucket": MAIL_BUCKET},
                               {"rate": 1000, "burst": 1000})  # fmt: skip
         assert int(wait) == 0
+    now = time.time()  # the ring is kept on Redis's clock: the estimate's clock must be one
     for age in range(40, 0, -1):  # pushed left, oldest first: the oldest ends on the right
         queue = BrokerMailQueue(state_redis, 45.0, lambda age=age: now - age)  # type: ignore[misc]
         message, _, _ = queue.prepare_code(CodeJob(CHALLENGE, 1, "sealed", now + 900))
@@ -108,9 +115,9 @@ async def test_the_estimate_reads_the_real_queue_and_the_workers_pace(
     await admission.refresh()
 
     assert admission.backlog.depth == 40
-    assert admission.backlog.sends_per_second == pytest.approx(5.0)
+    assert admission.backlog.sends_per_second == pytest.approx(50, rel=0.1)  # over 1 s at least
     assert admission.backlog.oldest_age == pytest.approx(40, abs=0.01)
-    assert admission.expected_seconds() == 40  # max(40 s old, 40 jobs at 5/s = 8 s)
+    assert admission.expected_seconds() == 40  # max(40 s old, 40 jobs at 50/s)
     assert admission.refusal_seconds() == 10
     assert await state_redis.pttl(MAIL_BUCKET) > 10_000  # the ring outlives its window
 
