@@ -28,7 +28,7 @@ from api.service import TwoStep
 from shared import reports
 from shared.clientip import plain_ip
 from shared.errors import ReportNotFound, ReportUsed
-from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, supported_locale
 from shared.times import rfc3339
 from shared.useragent import local_browser
 
@@ -58,10 +58,8 @@ def _pages() -> jinja2.Environment:
 def browser_language(accept_language: str) -> str:
     """The first language of an Accept-Language header that twostep speaks, else English."""
     for part in accept_language.split(","):
-        tag = part.split(";", 1)[0].strip().lower()
-        primary = tag.split("-", 1)[0]
-        if primary in SUPPORTED_LOCALES:
-            return primary
+        if (locale := supported_locale(part.split(";", 1)[0])) is not None:
+            return locale
     return DEFAULT_LOCALE
 
 

@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.clientip import MAX_LENGTH as MAX_IP_LENGTH
 from shared.clientip import plain_ip
-from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from shared.locales import DEFAULT_LOCALE, supported_locale
 from shared.times import rfc3339
 
 # Printable text on one line: no control characters or Unicode line breaks, so nothing
@@ -142,8 +142,7 @@ TimeZone = Annotated[
 
 def pick_locale(value: str) -> str:
     """``fr``, ``fr-CA`` and ``FR`` mean French; anything unknown means English."""
-    primary = value.replace("_", "-").split("-", 1)[0].lower()
-    return primary if primary in SUPPORTED_LOCALES else DEFAULT_LOCALE
+    return supported_locale(value) or DEFAULT_LOCALE
 
 
 class Strict(BaseModel):
