@@ -233,6 +233,7 @@ SCRIPTS: dict[str, Script] = {
             keys=("reports", "profile"),
             args=("short_id", "report_digest", "now", "report_keep"),
             results={"not_found": r.NotFound, "ok": r.ReportLink},
+            pieces=("_report",),
         ),
         Script(
             "report",
@@ -241,6 +242,7 @@ SCRIPTS: dict[str, Script] = {
             results={"not_found": r.NotFound, "used": r.AlreadyReported,
                      "reported": r.Reported},
             audited=True,
+            pieces=("_report",),
         ),
         Script("finish_code_send", keys=("challenge",), args=("send_no", "outcome", "claimant")),
         Script("claim_notice", keys=("marker",), args=("claimant", "hold_seconds")),

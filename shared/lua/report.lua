@@ -12,13 +12,10 @@
 --   challenge's end user, as the portal gave them at login.
 -- Invariant: a challenge is reported at most once, whichever of its links is used; the
 -- audit event is recorded in the same step as the change.
-local now = tonumber(ARGV[3])
-local issued = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '.' .. ARGV[2]) or '')
-if not issued or issued + tonumber(ARGV[4]) <= now then return {'not_found'} end
-local record = redis.call('HGET', KEYS[1], ARGV[1])
+local last, used, ip, label =
+  report_find(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
 local account_id = redis.call('HGET', KEYS[6], 'account_id')
-if not record or not account_id then return {'not_found'} end
-local last, used, ip, label = string.match(record, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+if not last or not account_id then return {'not_found'} end
 if used ~= '' then return {'used', used} end
 redis.call('HSET', KEYS[1], ARGV[1], last .. '|' .. ARGV[3] .. '|' .. ip .. '|' .. label)
 local ended = 0

@@ -5,10 +5,8 @@
 -- Returns {"not_found"} (unknown, foreign, expired, or the account is gone)
 --       | {"ok", locale, reported_at, ip, label}
 --   reported_at: when the challenge was reported (epoch s), "" when it was not yet.
-local issued = tonumber(redis.call('HGET', KEYS[1], ARGV[1] .. '.' .. ARGV[2]) or '')
-if not issued or issued + tonumber(ARGV[4]) <= tonumber(ARGV[3]) then return {'not_found'} end
-local record = redis.call('HGET', KEYS[1], ARGV[1])
+local last, used, ip, label =
+  report_find(KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
 local locale = redis.call('HGET', KEYS[2], 'locale')
-if not record or not locale then return {'not_found'} end
-local _, used, ip, label = string.match(record, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
+if not last or not locale then return {'not_found'} end
 return {'ok', locale, used, ip, label}
