@@ -29,7 +29,6 @@ from shared import reports
 from shared.clientip import plain_ip
 from shared.errors import ReportNotFound, ReportUsed
 from shared.locales import DEFAULT_LOCALE, SUPPORTED_LOCALES, supported_locale
-from shared.times import rfc3339
 from shared.useragent import local_browser
 
 PAGES_DIR = Path(__file__).resolve().parent.parent / "templates" / "pages"
@@ -76,11 +75,16 @@ def _render(
             product_name=twostep.settings.product_name,
             ip=page.ip if page else "",
             browser=local_browser(page.label, locale) if page and page.label else "",
-            reported_at=rfc3339(page.reported_at) if page and page.reported_at else "",
             revokes_browsers=twostep.settings.report_revokes_browsers,
         )
     )
     return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+
+def _not_valid(request: Request) -> Response:
+    """The page for a link that is not valid, in the browser's language (no account known)."""
+    language = browser_language(request.headers.get("accept-language", ""))
+    return _render(request, language, "invalid", None, 404)
 
 
 def _clicked_from(request: Request) -> Client:
@@ -119,8 +123,7 @@ def build_report_page() -> APIRouter:
         try:
             page = await twostep.reports.page(token)
         except ReportNotFound:
-            language = browser_language(request.headers.get("accept-language", ""))
-            return _render(request, language, "invalid", None, 404)
+            return _not_valid(request)
         state = "ask" if page.reported_at is None else "done"
         return _render(request, page.locale, state, page, 200)
 
@@ -144,8 +147,7 @@ def build_report_page() -> APIRouter:
         try:
             await twostep.reports.report(challenge_id, token, _clicked_from(request))
         except ReportNotFound:
-            language = browser_language(request.headers.get("accept-language", ""))
-            return _render(request, language, "invalid", None, 404)
+            return _not_valid(request)
         except ReportUsed:
             pass  # reported already: the page says so
         # Relative: the token, the address's last part, wherever a proxy mounts the page.

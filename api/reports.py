@@ -9,6 +9,7 @@ workers' (``shared/reports.py``); here they are only checked, by their digest.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from api.audit import AuditTrail
 from api.metrics import Metrics
@@ -54,23 +55,22 @@ class Reports:
         self.clock = clock
 
     @staticmethod
-    def _keys(challenge_id: str | None) -> AccountKeys:
-        tag = tag_of_challenge(challenge_id or "")
-        if challenge_id is None or tag is None:
+    def _link(challenge_id: str, token: str, now: float) -> tuple[AccountKeys, dict[str, Any]]:
+        """The account's keys and the arguments that find a link (``_report.lua``)."""
+        tag = tag_of_challenge(challenge_id)
+        if tag is None:
             raise ReportNotFound()
-        return AccountKeys(tag)
+        args = {"short_id": short_id(challenge_id), "report_digest": reports.digest(token),
+                "now": f"{now:.3f}", "report_keep": reports.REPORT_LIFETIME_SECONDS}  # fmt: skip
+        return AccountKeys(tag), args
 
     async def page(self, token: str) -> ReportPage:
         """The link's page: changes nothing."""
         challenge_id = reports.challenge_of(token)
-        keys = self._keys(challenge_id)
-        assert challenge_id is not None
-        seen = await self.store.run_script(
-            "report_read",
-            keys,
-            {"short_id": short_id(challenge_id), "report_digest": reports.digest(token),
-             "now": f"{self.clock():.3f}", "report_keep": reports.REPORT_LIFETIME_SECONDS},
-        )  # fmt: skip
+        if challenge_id is None:
+            raise ReportNotFound()
+        keys, link = self._link(challenge_id, token, self.clock())
+        seen = await self.store.run_script("report_read", keys, link)
         if not isinstance(seen, r.ReportLink):
             raise ReportNotFound()
         reported_at = float(seen.reported_at) if seen.reported_at else None
@@ -81,19 +81,17 @@ class Reports:
         if reports.challenge_of(token) != challenge_id:
             self.metrics.reports.labels("not_found").inc()
             raise ReportNotFound()
-        keys = self._keys(challenge_id)
         now = self.clock()
-        seen = Seen.of(client)
+        keys, link = self._link(challenge_id, token, now)
+        revoke = "1" if self.settings.report_revokes_browsers else "0"
         outcome = await self.store.run_script(
             "report",
             keys,
-            {"short_id": short_id(challenge_id), "report_digest": reports.digest(token),
-             "now": f"{now:.3f}", "report_keep": reports.REPORT_LIFETIME_SECONDS,
-             "revoke_browsers": "1" if self.settings.report_revokes_browsers else "0"},
+            {**link, "revoke_browsers": revoke},
             {"challenge": keys.challenge(challenge_id)},
-            audit=self.trail.entry(now, seen),
+            audit=self.trail.entry(now, Seen.of(client)),
             now=now,
-        )  # fmt: skip
+        )
         match outcome:
             case r.NotFound():
                 self.metrics.reports.labels("not_found").inc()
