@@ -267,3 +267,22 @@ class MailCatcher:
             self.messages.append(message)
             self.accepted_at.append(time.monotonic())
             self._lock.notify_all()
+
+
+# Reading what a catcher caught, as a mailbox shows it.
+
+
+def text_part(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None, "no text/plain part"
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def html_part(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None, "no text/html part"
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def mails_to(catcher: MailCatcher, address: str) -> list[EmailMessage]:
+    return [m for m in list(catcher.messages) if m["To"] == address]

@@ -29,7 +29,7 @@ from tests.processes import (
     start_api,
     start_worker,
 )
-from tests.smtpserver import MailCatcher
+from tests.smtpserver import MailCatcher, html_part, mails_to, text_part
 from tests.webhookreceiver import Receiver
 
 pytestmark = pytest.mark.integration
@@ -90,17 +90,11 @@ def wait_for_mail(catcher: MailCatcher, to: str, saying: str) -> EmailMessage:
     """The first email to ``to`` whose subject or text says ``saying``."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        for mail in list(catcher.messages):
-            if mail["To"] == to and (saying in str(mail["Subject"]) or saying in text_of(mail)):
+        for mail in mails_to(catcher, to):
+            if saying in str(mail["Subject"]) or saying in text_part(mail):
                 return mail
         time.sleep(0.05)
     raise AssertionError(f"no email saying {saying!r} to {to}")
-
-
-def text_of(mail: EmailMessage) -> str:
-    body = mail.get_body(("plain",))
-    assert body is not None
-    return str(body.get_content())
 
 
 def login(stack: Stack, account: str, locale: str) -> tuple[str, str, str]:
@@ -114,14 +108,12 @@ def login(stack: Stack, account: str, locale: str) -> tuple[str, str, str]:
     challenge_id = started.json()["challenge_id"]
     words = WORDS[locale][0]
     mail = wait_for_mail(stack.catcher, to, words)  # the code email: it carries the link
-    text = text_of(mail)
+    text = text_part(mail)
     code = re.search(r"^\s*(\d{6})\s*$", text, re.MULTILINE)
     link = re.search(rf"{re.escape(words)}\s*: (http://\S+)", text)
     assert code, text
     assert link, text
-    html = mail.get_body(("html",))
-    assert html is not None
-    assert f'href="{link.group(1)}"' in str(html.get_content())  # the button, the same link
+    assert f'href="{link.group(1)}"' in html_part(mail)  # the button, the same link
     return challenge_id, code.group(1), link.group(1)
 
 
@@ -163,7 +155,7 @@ def test_the_link_in_the_email_stops_the_sign_in_only_when_its_button_is_pressed
     assert resent.status_code == 404
 
     notice = wait_for_mail(stack.catcher, f"{account}@example.com", reported)
-    assert "198.51.100.23" in text_of(notice)
+    assert "198.51.100.23" in text_part(notice)
     deadline = time.monotonic() + 20
     while not [d for d in stack.receiver.documents() if d["type"] == "login_reported"
                and d["account_id"] == account]:  # fmt: skip

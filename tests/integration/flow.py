@@ -17,7 +17,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.api_calls import AUTH
-from tests.smtpserver import MailCatcher
+from tests.smtpserver import MailCatcher, html_part, mails_to, text_part
 
 STATE_DB = 0
 BROKER_DB = 1
@@ -85,28 +85,12 @@ async def wait_for_delivery(
     raise AssertionError(f"delivery never became {wanted!r}: {body}")
 
 
-def text_part(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None, "no text/plain part"
-    return str(part.get_content())  # type: ignore[attr-defined]
-
-
-def html_part(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None, "no text/html part"
-    return str(part.get_content())  # type: ignore[attr-defined]
-
-
 def code_in(message: EmailMessage) -> str:
     """The code of a code email: the only line of its text part made of six digits."""
     codes = re.findall(r"^\s*(\d{6})\s*$", text_part(message), re.MULTILINE)
     assert len(codes) == 1, f"expected one code line, found {codes}"
     assert codes[0] in html_part(message)
     return codes[0]
-
-
-def mails_to(catcher: MailCatcher, address: str) -> list[EmailMessage]:
-    return [m for m in list(catcher.messages) if m["To"] == address]
 
 
 def oathtool(secret: str, at: float) -> str:

@@ -21,13 +21,10 @@ from tests.integration.flow import (
     OffsetClock,
     code_in,
     enrol,
-    html_part,
-    mails_to,
-    text_part,
     wait_for_delivery,
 )
 from tests.processes import SECRET_KEY, Process, RedisServer
-from tests.smtpserver import MailCatcher
+from tests.smtpserver import MailCatcher, html_part, mails_to, text_part
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from tests.integration.flow import OffsetClock, enrol, html_part, mails_to, oathtool, text_part
-from tests.smtpserver import MailCatcher
+from tests.integration.flow import OffsetClock, enrol, oathtool
+from tests.smtpserver import MailCatcher, html_part, mails_to, text_part
 from workers.render import local_datetime
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.flow import OffsetClock, enrol, html_part, mails_to, oathtool, text_part
-from tests.smtpserver import MailCatcher
+from tests.integration.flow import OffsetClock, enrol, oathtool
+from tests.smtpserver import MailCatcher, html_part, mails_to, text_part
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from shared.webhooks import SIGNATURE_HEADER, verify_signature
-from tests.integration.flow import code_in, text_part
+from tests.integration.flow import code_in
 from tests.processes import Process, RedisServer, service_env, start_worker
-from tests.smtpserver import MailCatcher
+from tests.smtpserver import MailCatcher, text_part
 from tests.webhookreceiver import Receiver
 
 pytestmark = pytest.mark.integration

@@ -30,7 +30,7 @@ from tests.processes import (
     start_worker,
     wait_for_port,
 )
-from tests.smtpserver import MailCatcher
+from tests.smtpserver import MailCatcher, mails_to, text_part
 
 pytestmark = pytest.mark.integration
 
@@ -107,10 +107,8 @@ def _codes(catcher: MailCatcher, count: int) -> list[str]:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         found = []
-        for mail in [m for m in list(catcher.messages) if m["To"] == EMAIL]:
-            body = mail.get_body(("plain",))
-            assert body is not None
-            found += re.findall(r"^\s*(\d{6})\s*$", body.get_content(), re.MULTILINE)
+        for text in _texts(catcher):
+            found += re.findall(r"^\s*(\d{6})\s*$", text, re.MULTILINE)
         if len(found) >= count:
             return found
         time.sleep(0.05)
@@ -118,12 +116,7 @@ def _codes(catcher: MailCatcher, count: int) -> list[str]:
 
 
 def _texts(catcher: MailCatcher) -> list[str]:
-    texts = []
-    for mail in [m for m in list(catcher.messages) if m["To"] == EMAIL]:
-        body = mail.get_body(("plain",))
-        assert body is not None
-        texts.append(str(body.get_content()))
-    return texts
+    return [text_part(mail) for mail in mails_to(catcher, EMAIL)]
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

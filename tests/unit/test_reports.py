@@ -32,6 +32,7 @@ from tests.api_calls import (
 )
 from tests.fakes import FakeClock, FakeSender, RecordingMailQueue
 from tests.processes import SECRET_KEY
+from tests.smtpserver import html_part, text_part
 from workers import tasks
 from workers.delivery import DeliveryStore
 from workers.render import Renderer
@@ -89,18 +90,14 @@ class Worker:
         self.mail.notices.clear()
 
     def text(self, index: int = -1) -> str:
-        body = self.sender.sent[index].get_body(("plain",))
-        assert body is not None
-        return str(body.get_content())
+        return text_part(self.sender.sent[index])
 
     def code_token(self) -> str:
         """The link's token in the last code email."""
         return self.token(self.codes[-1])
 
     def html(self, index: int = -1) -> str:
-        body = self.sender.sent[index].get_body(("html",))
-        assert body is not None
-        return str(body.get_content())
+        return html_part(self.sender.sent[index])
 
     def token(self, index: int = -1) -> str:
         found = LINK.search(self.text(index))
