@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from examples.portal.passwords import hash_password
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -183,3 +186,47 @@ def start_api(
     )
     wait_for_port(port, proc=api.proc)
     return api, f"http://127.0.0.1:{port}"
+
+
+PORTAL_PASSWORD = "correct horse battery staple"
+
+
+def start_portal(
+    env: dict[str, str],
+    log_dir: Path,
+    api_url: str,
+    portal_redis_url: str,
+    names: list[str],
+    account_prefix: str,
+    port: int,
+) -> Process:
+    """The reference portal (``uvicorn --factory examples.portal.app:create_app``) on
+    ``port``, speaking to the API at ``api_url``, with one user per name:
+    ``<name>@example.com``, password ``PORTAL_PASSWORD``, account ``<prefix><name>``."""
+    users = [
+        {
+            "email": f"{name}@example.com",
+            "password_hash": hash_password(PORTAL_PASSWORD),
+            "locale": "en",
+            "account_id": f"{account_prefix}{name}",
+            "name": name.capitalize(),
+        }
+        for name in names
+    ]
+    portal_env = {
+        **env,
+        "PORTAL_TWOSTEP_URL": api_url,
+        "PORTAL_TWOSTEP_API_KEY": API_KEY,
+        "PORTAL_SESSION_SECRET": "browser-test-session-secret-0123456789",
+        "PORTAL_REDIS_URL": portal_redis_url,
+        "PORTAL_USERS": json.dumps(users),
+    }
+    portal = Process(
+        "portal",
+        [str(BIN / "uvicorn"), "--factory", "examples.portal.app:create_app",
+         "--host", "127.0.0.1", "--port", str(port)],
+        portal_env,
+        log_dir,
+    )  # fmt: skip
+    wait_for_port(port, proc=portal.proc)
+    return portal

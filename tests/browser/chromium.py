@@ -9,10 +9,10 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, expect
 
+from tests.processes import PORTAL_PASSWORD as PASSWORD
 from tests.smtpserver import MailCatcher
 
 CHROMIUM = "/usr/bin/chromium"
-PASSWORD = "correct horse battery staple"
 
 
 def launch(playwright: Playwright) -> Browser:

@@ -10,7 +10,6 @@ Each screen is saved under ``test-artifacts/screenshots/passkeys/``.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -22,19 +21,15 @@ import pytest
 from playwright.sync_api import Browser, CDPSession, Page, expect
 
 from examples.portal.catalogue import CATALOGUE
-from examples.portal.passwords import hash_password
 from tests.browser.chromium import PASSWORD, codes_mailed, next_code, sign_in, sign_out
 from tests.processes import (
-    API_KEY,
-    BIN,
     ROOT,
-    Process,
     RedisServer,
     free_port,
     service_env,
     start_api,
+    start_portal,
     start_worker,
-    wait_for_port,
 )
 from tests.smtpserver import MailCatcher
 
@@ -75,32 +70,7 @@ def stack(log_dir: Path) -> Iterator[Stack]:
     )
     worker = start_worker(env, logs, "worker-passkeys")
     api, api_url = start_api(env, logs)
-    users = [
-        {
-            "email": f"{name}@example.com",
-            "password_hash": hash_password(PASSWORD),
-            "locale": "en",
-            "account_id": f"passkeys-{name}",
-            "name": name.capitalize(),
-        }
-        for name in NAMES
-    ]
-    portal_env = {
-        **env,
-        "PORTAL_TWOSTEP_URL": api_url,
-        "PORTAL_TWOSTEP_API_KEY": API_KEY,
-        "PORTAL_SESSION_SECRET": "browser-test-session-secret-0123456789",
-        "PORTAL_REDIS_URL": redis.url(2),
-        "PORTAL_USERS": json.dumps(users),
-    }
-    portal = Process(
-        "portal",
-        [str(BIN / "uvicorn"), "--factory", "examples.portal.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        portal_env,
-        logs,
-    )  # fmt: skip
-    wait_for_port(port, proc=portal.proc)
+    portal = start_portal(env, logs, api_url, redis.url(2), NAMES, "passkeys-", port)
     yield Stack(origin, f"http://127.0.0.1:{port}", catcher)
     for process in (portal, api, worker):
         process.stop()

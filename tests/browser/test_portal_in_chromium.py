@@ -6,7 +6,6 @@ Each screen is saved as a screenshot under ``test-artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -19,19 +18,15 @@ import redis as redis_client
 from playwright.sync_api import Browser, Page, expect
 
 from examples.portal.keys import throttle_ip
-from examples.portal.passwords import hash_password
 from tests.browser.chromium import PASSWORD, codes_mailed, next_code, sign_in, sign_out
 from tests.processes import (
-    API_KEY,
-    BIN,
     ROOT,
-    Process,
     RedisServer,
     free_port,
     service_env,
     start_api,
+    start_portal,
     start_worker,
-    wait_for_port,
 )
 from tests.smtpserver import MailCatcher
 
@@ -62,33 +57,8 @@ def stack(log_dir: Path) -> Iterator[Stack]:
     )
     worker = start_worker(env, logs, "worker-browser")
     api, api_url = start_api(env, logs)
-    users = [
-        {
-            "email": f"{name}@example.com",
-            "password_hash": hash_password(PASSWORD),
-            "locale": "en",
-            "account_id": f"browser-{name}",
-            "name": name.capitalize(),
-        }
-        for name in NAMES
-    ]
     port = free_port()
-    portal_env = {
-        **env,
-        "PORTAL_TWOSTEP_URL": api_url,
-        "PORTAL_TWOSTEP_API_KEY": API_KEY,
-        "PORTAL_SESSION_SECRET": "browser-test-session-secret-0123456789",
-        "PORTAL_REDIS_URL": redis.url(2),
-        "PORTAL_USERS": json.dumps(users),
-    }
-    portal = Process(
-        "portal",
-        [str(BIN / "uvicorn"), "--factory", "examples.portal.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        portal_env,
-        logs,
-    )  # fmt: skip
-    wait_for_port(port, proc=portal.proc)
+    portal = start_portal(env, logs, api_url, redis.url(2), NAMES, "browser-", port)
     yield Stack(f"http://127.0.0.1:{port}", catcher, redis.url(2))
     for process in (portal, api, worker):
         process.stop()
