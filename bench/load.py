@@ -20,67 +20,43 @@ class LoadOptions:
     connections: int
     seconds: float
 
+    def run(
+        self, script: str, args: list[str], expected: frozenset[int], path: str = ""
+    ) -> wrk.Load:
+        """``bench/lua/<script>.lua`` under wrk, at this load, against the API (or ``path``)."""
+        return wrk.run(
+            self.url + path,
+            script,
+            args,
+            threads=self.threads,
+            connections=self.connections,
+            seconds=self.seconds,
+            expected=expected,
+        )
+
 
 def baseline(options: LoadOptions, path: str) -> wrk.Load:
-    return wrk.run(
-        options.url + path,
-        "get",
-        [],
-        threads=options.threads,
-        connections=options.connections,
-        seconds=options.seconds,
-    )
+    return options.run("get", [], frozenset({200}), path)
 
 
 def logins(options: LoadOptions, accounts: int, prefix: str) -> wrk.Load:
     """``POST /v1/logins`` cycling over ``accounts`` accounts."""
-    return wrk.run(
-        options.url,
-        "login",
-        [API_KEY, str(accounts), prefix],
-        threads=options.threads,
-        connections=options.connections,
-        seconds=options.seconds,
-        expected=LOGIN_OK,
-    )
+    return options.run("login", [API_KEY, str(accounts), prefix], LOGIN_OK)
 
 
 def app_verifies(options: LoadOptions, ids_file: Path) -> wrk.Load:
     """``POST /v1/challenges/{id}/verify`` with a wrong app code (bench/apps.py): the code is
     checked against the window's three steps, then counted (400)."""
-    return wrk.run(
-        options.url,
-        "verify",
-        [API_KEY, str(ids_file), '{"code": "000000", "method": "totp"}'],
-        threads=options.threads,
-        connections=options.connections,
-        seconds=options.seconds,
-        expected=VERIFY_OK,
-    )
+    wrong_app_code = '{"code": "000000", "method": "totp"}'
+    return options.run("verify", [API_KEY, str(ids_file), wrong_app_code], VERIFY_OK)
 
 
 def key_verifies(options: LoadOptions, answers_file: Path) -> wrk.Load:
     """``POST /v1/challenges/{id}/verify`` with a security key's answer (bench/keys.py): a
     whole check, then refused by the key's counter (400), so the challenge survives."""
-    return wrk.run(
-        options.url,
-        "verify_key",
-        [API_KEY, str(answers_file)],
-        threads=options.threads,
-        connections=options.connections,
-        seconds=options.seconds,
-        expected=VERIFY_OK,
-    )
+    return options.run("verify_key", [API_KEY, str(answers_file)], VERIFY_OK)
 
 
 def verifies(options: LoadOptions, ids_file: Path) -> wrk.Load:
     """``POST /v1/challenges/{id}/verify`` with a wrong code, over the challenges in the file."""
-    return wrk.run(
-        options.url,
-        "verify",
-        [API_KEY, str(ids_file)],
-        threads=options.threads,
-        connections=options.connections,
-        seconds=options.seconds,
-        expected=VERIFY_OK,
-    )
+    return options.run("verify", [API_KEY, str(ids_file)], VERIFY_OK)
